@@ -38,7 +38,17 @@ class ModelArguments:
 class DataArguments:
     data_dir: str | None = field(
         default=None,
-        metadata={"help": "Directory holding NSMC's ratings_train.txt and ratings_test.txt."},
+        metadata={
+            "help": "Directory holding NSMC's ratings_train.txt and ratings_test.txt; "
+            "without it NSMC is downloaded into --nsmc_cache_dir."
+        },
+    )
+    nsmc_cache_dir: str | None = field(
+        default=None, metadata={"help": "Where NSMC is downloaded (default: $NSMC_CACHE_DIR or ~/Korpora/nsmc)."}
+    )
+    nsmc_base_url: str | None = field(
+        default=None,
+        metadata={"help": "Mirror to download NSMC from (default: $NSMC_BASE_URL or the e9t/nsmc repository)."},
     )
     max_seq_length: int = field(
         default=128, metadata={"help": "Reviews longer than this many tokens are truncated."}
@@ -80,6 +90,9 @@ class NsmcTrainingArguments(TrainingArguments):
     per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device for training."})
     per_device_eval_batch_size: int = field(default=32, metadata={"help": "Batch size per device for evaluation."})
     seed: int = field(default=7, metadata={"help": "Random seed set before the model is created."})
+    weight_decay: float = field(
+        default=0.01, metadata={"help": "AdamW weight decay (torch's default, which ratsnlp used)."}
+    )
     lr_decay_gamma: float = field(
         default=0.9, metadata={"help": "The learning rate is multiplied by this factor after every epoch."}
     )

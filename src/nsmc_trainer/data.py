@@ -11,7 +11,8 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-from .config import NSMC_LABELS
+from .config import NSMC_LABELS, DataArguments
+from .download import download_nsmc
 
 logger = logging.getLogger(__name__)
 
@@ -106,3 +107,14 @@ def load_nsmc(data_dir: str | Path) -> DatasetDict:
         logger.info("Read %d rows from %s (%d with an empty document, kept as '')", len(columns["id"]), path, empty)
         splits[split] = Dataset.from_dict(columns, features=nsmc_features())
     return DatasetDict(splits)
+
+
+def load_corpus(data_args: DataArguments) -> DatasetDict:
+    """The corpus the flags name, cut to --max_train_samples / --max_eval_samples."""
+    data_dir = data_args.data_dir or download_nsmc(data_args.nsmc_cache_dir, data_args.nsmc_base_url)
+    corpus = load_nsmc(data_dir)
+    if data_args.max_train_samples is not None:
+        corpus["train"] = corpus["train"].select(range(min(data_args.max_train_samples, len(corpus["train"]))))
+    if data_args.max_eval_samples is not None:
+        corpus["test"] = corpus["test"].select(range(min(data_args.max_eval_samples, len(corpus["test"]))))
+    return corpus

@@ -1,0 +1,266 @@
+"""Download NSMC into a local cache when no `--data_dir` is given.
+
+The files come from the NSMC repository's raw-file URLs and land in `~/Korpora/nsmc`, the
+directory ratsnlp and Korpora use, so a copy fetched by either is reused as is.
+
+Every file is checked against its git blob id (SHA-1 of `blob <size>\\0` + content), the id the
+NSMC repository's tree publishes, so a truncated transfer, a proxy's error page or a stale
+mirror cannot reach training unnoticed. Which ids are expected, first match wins:
+
+1. `expected_blob_ids` passed to `download_nsmc` (or `--blob_ids` on the command line);
+2. the environment variable `NSMC_BLOB_IDS`, as `ratings_train.txt=<sha1>,ratings_test.txt=<sha1>`;
+3. the published ids in `PUBLISHED_BLOB_IDS`.
+
+An override may name only some files; the others keep their published ids. A custom base URL
+(`NSMC_BASE_URL`, a mirror) is therefore checked against the published ids unless told
+otherwise: verification is never skipped.
+
+Where the cache is: `cache_dir`, else `NSMC_CACHE_DIR`, else `~/Korpora/nsmc`. Where the files
+come from: `base_url`, else `NSMC_BASE_URL`, else `PUBLISHED_BASE_URL`.
+
+A download is written to `<file>.part` and renamed only once its id matches, so the cache never
+holds a partial file under the final name; a file already there with the right id is not
+fetched again, and one with the wrong id is replaced. Connection errors, short reads and 5xx
+answers are retried with exponential backoff; other HTTP errors (a 404 from a wrong base URL)
+are not, since asking again would not change the answer.
+"""
+
+import argparse
+import hashlib
+import http.client
+import logging
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+logger = logging.getLogger(__name__)
+
+PUBLISHED_BASE_URL = "https://raw.githubusercontent.com/e9t/nsmc/master"
+DEFAULT_CACHE_DIR = Path("~/Korpora/nsmc")
+# The ids the NSMC repository's git tree gives for its files.
+PUBLISHED_BLOB_IDS = {
+    "ratings_train.txt": "ac0dba272895dc1d0b3dd5f11afbeaeb7abe7876",
+    "ratings_test.txt": "b6cfcd8cd1557bcd9bf06617b0e429ed73e9a367",
+    "ratings.txt": "9cd603e0d9a3685955fd8994052be3ae143dafdb",
+}
+# The files `nsmc_trainer.data.load_nsmc` reads.
+NSMC_DOWNLOAD_FILES = ("ratings_train.txt", "ratings_test.txt")
+
+CACHE_DIR_ENV = "NSMC_CACHE_DIR"
+BASE_URL_ENV = "NSMC_BASE_URL"
+BLOB_IDS_ENV = "NSMC_BLOB_IDS"
+
+_CHUNK_SIZE = 1 << 20
+_TIMEOUT_S = 60.0
+_NO_NETWORK_HINT = (
+    "no network? download the files yourself and pass --data_dir DIR, or set NSMC_BASE_URL to a mirror"
+)
+
+
+class DownloadError(RuntimeError):
+    """A file could not be fetched or was not the file expected; the message says what to do."""
+
+
+class _RetryableError(Exception):
+    """A failure that asking again might cure (connection trouble, short read, 5xx)."""
+
+
+def git_blob_id(path: str | Path) -> str:
+    """Git's id for the file's content, streamed so a 19 MB file is not held in memory."""
+    path = Path(path)
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode("ascii"))
+    with path.open("rb") as file:
+        while chunk := file.read(_CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_blob_ids(text: str) -> dict[str, str]:
+    """Parse `name=<sha1>,name=<sha1>`, the form of `NSMC_BLOB_IDS` and `--blob_ids`."""
+    ids = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, blob_id = item.partition("=")
+        blob_id = blob_id.strip().lower()
+        if not sep or not name.strip() or len(blob_id) != 40 or any(c not in "0123456789abcdef" for c in blob_id):
+            raise ValueError(
+                f"bad blob id entry {item!r}: expected <file name>=<40 hex digits>, "
+                "e.g. ratings_train.txt=ac0dba272895dc1d0b3dd5f11afbeaeb7abe7876"
+            )
+        ids[name.strip()] = blob_id
+    return ids
+
+
+def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:
+    if cache_dir is None:
+        cache_dir = os.environ.get(CACHE_DIR_ENV) or DEFAULT_CACHE_DIR
+    return Path(cache_dir).expanduser()
+
+
+def resolve_base_url(base_url: str | None = None) -> str:
+    if base_url is None:
+        base_url = os.environ.get(BASE_URL_ENV) or PUBLISHED_BASE_URL
+    return base_url.rstrip("/")
+
+
+def resolve_blob_ids(expected_blob_ids: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Published ids, overridden by the argument or else by `NSMC_BLOB_IDS` (see the module doc)."""
+    ids = dict(PUBLISHED_BLOB_IDS)
+    if expected_blob_ids is not None:
+        ids.update({name: blob_id.lower() for name, blob_id in expected_blob_ids.items()})
+    elif os.environ.get(BLOB_IDS_ENV):
+        try:
+            ids.update(parse_blob_ids(os.environ[BLOB_IDS_ENV]))
+        except ValueError as error:
+            raise ValueError(f"{BLOB_IDS_ENV}: {error}") from None
+    return ids
+
+
+def download_nsmc(
+    cache_dir: str | Path | None = None,
+    base_url: str | None = None,
+    expected_blob_ids: Mapping[str, str] | None = None,
+    max_retries: int = 4,
+    retry_delay: float = 1.0,
+) -> Path:
+    """Make sure the cache holds verified NSMC train and test files; return its directory.
+
+    `retry_delay` is the first backoff wait in seconds; it doubles after each failed attempt,
+    and `max_retries` attempts follow the first one.
+    """
+    directory = resolve_cache_dir(cache_dir)
+    base_url = resolve_base_url(base_url)
+    blob_ids = resolve_blob_ids(expected_blob_ids)
+    urls = [f"{base_url}/{name}" for name in NSMC_DOWNLOAD_FILES]
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, url in zip(NSMC_DOWNLOAD_FILES, urls):
+        path = directory / name
+        expected = blob_ids[name]
+        if path.is_file():
+            actual = git_blob_id(path)
+            if actual == expected:
+                logger.info("%s is already present and valid (blob %s)", path, actual)
+                continue
+            logger.warning(
+                "%s has blob id %s, expected %s (truncated or corrupt?); downloading it again", path, actual, expected
+            )
+        _download_with_retries(url, path, expected, urls, max_retries, retry_delay)
+    return directory
+
+
+def _download_with_retries(
+    url: str, path: Path, expected: str, all_urls: list[str], max_retries: int, retry_delay: float
+) -> None:
+    for attempt in range(max_retries + 1):
+        try:
+            _download_once(url, path, expected)
+            return
+        except _RetryableError as error:
+            if attempt == max_retries:
+                raise DownloadError(
+                    f"could not download {url} after {max_retries + 1} attempt(s) (last error: {error}). "
+                    f"NSMC files: {', '.join(all_urls)}. {_NO_NETWORK_HINT}."
+                ) from None
+            delay = retry_delay * 2**attempt
+            logger.warning("Downloading %s failed (%s); retrying in %.3g s", url, error, delay)
+            time.sleep(delay)
+
+
+def _download_once(url: str, path: Path, expected: str) -> None:
+    """Fetch `url` into `<path>.part`, check its blob id, then rename it to `path`."""
+    part = path.with_name(path.name + ".part")
+    try:
+        with _open_url(url) as response:
+            _stream_to(response, part, url)
+        actual = git_blob_id(part)
+        if actual != expected:
+            raise DownloadError(
+                f"{url}: downloaded file has git blob id {actual}, expected {expected}; it was discarded. "
+                f"If this mirror deliberately serves other files, give their ids with {BLOB_IDS_ENV} or --blob_ids."
+            )
+        os.replace(part, path)
+        logger.info("Downloaded %s to %s (blob %s)", url, path, actual)
+    finally:
+        part.unlink(missing_ok=True)
+
+
+# What the network raises: URLError (refused, DNS), TimeoutError and ConnectionError (both
+# OSError), IncompleteRead and friends (HTTPException). Errors writing the cache are not here:
+# they are local and retrying would not help.
+_NETWORK_ERRORS = (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError)
+
+
+def _open_url(url: str) -> http.client.HTTPResponse:
+    try:
+        return urllib.request.urlopen(url, timeout=_TIMEOUT_S)
+    except urllib.error.HTTPError as error:
+        if error.code >= 500:
+            raise _RetryableError(f"HTTP {error.code} {error.reason}") from None
+        raise DownloadError(
+            f"{url}: HTTP {error.code} {error.reason}. Check the base URL ({BASE_URL_ENV} or --base_url): "
+            f"it must be a directory holding {', '.join(NSMC_DOWNLOAD_FILES)}."
+        ) from None
+    except _NETWORK_ERRORS as error:
+        raise _RetryableError(_describe(error)) from None
+
+
+def _describe(error: BaseException) -> str:
+    return str(getattr(error, "reason", None) or error) or type(error).__name__
+
+
+def _stream_to(response: http.client.HTTPResponse, part: Path, url: str) -> None:
+    length_header = response.headers.get("Content-Length")
+    total = int(length_header) if length_header and length_header.isdigit() else None
+    received = 0
+    with part.open("wb") as file, tqdm(
+        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=part.name[: -len(".part")], disable=None
+    ) as progress:
+        while True:
+            try:
+                chunk = response.read(_CHUNK_SIZE)
+            except _NETWORK_ERRORS as error:
+                problem = f"{url}: transfer interrupted after {received} bytes ({_describe(error)})"
+                raise _RetryableError(problem) from None
+            if not chunk:
+                break
+            file.write(chunk)
+            received += len(chunk)
+            progress.update(len(chunk))
+    if total is not None and received != total:
+        # urllib returns a short body without complaint when the connection drops.
+        raise _RetryableError(f"{url}: connection closed after {received} of {total} bytes")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m nsmc_trainer.download",
+        description="Download and verify NSMC's ratings_train.txt and ratings_test.txt; print their directory.",
+    )
+    parser.add_argument("--cache_dir", help=f"Cache directory (default: ${CACHE_DIR_ENV} or {DEFAULT_CACHE_DIR}).")
+    parser.add_argument(
+        "--base_url", help=f"Where the files are served (default: ${BASE_URL_ENV} or {PUBLISHED_BASE_URL})."
+    )
+    parser.add_argument(
+        "--blob_ids",
+        type=parse_blob_ids,
+        help=f"Expected ids as name=<sha1>,name=<sha1> (default: ${BLOB_IDS_ENV} or the published ids).",
+    )
+    parser.add_argument("--max_retries", type=int, default=4, help="Retries after the first attempt (default: 4).")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        directory = download_nsmc(args.cache_dir, args.base_url, args.blob_ids, args.max_retries)
+    except (DownloadError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(directory)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

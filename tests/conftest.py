@@ -1,0 +1,33 @@
+"""Shared test material lives in ../shared (read in place, never copied); tests skip without it."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+NSMC_MINI = SHARED / "data" / "nsmc-mini"
+NSMC_FULL = SHARED / "data" / "nsmc"
+KCBERT_TOKENIZER = SHARED / "models" / "kcbert-base-tokenizer"
+TINY_MODEL = SHARED / "models" / "bert-tiny-kcbert"
+
+
+def require(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"{path} is absent: this test reads the project's ../shared material in place")
+    return path
+
+
+@pytest.fixture
+def nsmc_mini() -> Path:
+    return require(NSMC_MINI)
+
+
+@pytest.fixture
+def kcbert_tokenizer_dir() -> Path:
+    return require(KCBERT_TOKENIZER)
+
+
+@pytest.fixture
+def tiny_model_dir() -> Path:
+    return require(TINY_MODEL)

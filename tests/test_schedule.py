@@ -1,0 +1,36 @@
+"""ratsnlp's ExponentialLR(0.9) decays once per epoch even though Trainer steps it every batch."""
+
+import pytest
+import torch
+
+from nsmc_trainer.schedule import PerEpochExponentialLR, create_optimizer
+
+
+def lrs_over(steps: int, steps_per_epoch: int) -> list[float]:
+    optimizer = create_optimizer(torch.nn.Linear(2, 2), learning_rate=1e-3, weight_decay=0.01, device_type="cpu")
+    scheduler = PerEpochExponentialLR(optimizer, gamma=0.9, steps_per_epoch=steps_per_epoch)
+    used = []
+    for _ in range(steps):
+        used.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return used
+
+
+def test_every_step_of_epoch_k_runs_at_lr_times_gamma_to_the_k():
+    used = lrs_over(steps=12, steps_per_epoch=4)
+    assert used == pytest.approx([1e-3] * 4 + [9e-4] * 4 + [8.1e-4] * 4)
+
+
+def test_state_dict_resumes_the_same_schedule():
+    optimizer = create_optimizer(torch.nn.Linear(2, 2), learning_rate=1e-3, weight_decay=0.0, device_type="cpu")
+    scheduler = PerEpochExponentialLR(optimizer, gamma=0.9, steps_per_epoch=3)
+    for _ in range(5):
+        optimizer.step()
+        scheduler.step()
+    resumed_optimizer = create_optimizer(torch.nn.Linear(2, 2), learning_rate=1e-3, weight_decay=0.0, device_type="cpu")
+    resumed = PerEpochExponentialLR(resumed_optimizer, gamma=0.9, steps_per_epoch=3)
+    resumed.load_state_dict(scheduler.state_dict())
+    resumed_optimizer.step()
+    resumed.step()
+    assert resumed.get_last_lr() == pytest.approx([8.1e-4])
