@@ -50,6 +50,29 @@ class DataArguments:
         default=None,
         metadata={"help": "Mirror to download NSMC from (default: $NSMC_BASE_URL or the e9t/nsmc repository)."},
     )
+    train_file: str | None = field(
+        default=None,
+        metadata={"help": "Your own training data (.tsv/.txt, .csv or .jsonl); replaces NSMC and --data_dir."},
+    )
+    validation_file: str | None = field(
+        default=None, metadata={"help": "Labelled data evaluated after every epoch (default: the test file)."}
+    )
+    test_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "Test data; without a label column it is prediction-only and its predictions are written "
+            "to <output_dir>/predictions.tsv."
+        },
+    )
+    text_column_name: str = field(default="document", metadata={"help": "Column (or JSON key) holding the text."})
+    label_column_name: str = field(default="label", metadata={"help": "Column (or JSON key) holding the label."})
+    class_names: str | None = field(
+        default=None,
+        metadata={
+            "help": "Comma-separated label names in class-id order, e.g. 'negative,positive' "
+            "(default: the training file's distinct labels, sorted; NSMC: negative,positive)."
+        },
+    )
     max_seq_length: int = field(
         default=128, metadata={"help": "Reviews longer than this many tokens are truncated."}
     )
@@ -123,7 +146,46 @@ class NsmcTrainingArguments(TrainingArguments):
             "logged loss by the number of processes."
         },
     )
+    ddp_find_unused_parameters: bool | None = field(
+        default=False,
+        metadata={
+            "help": "Every weight of a sequence classifier gets a gradient, so DDP need not search for unused "
+            "ones (Trainer's default True costs an extra pass over the graph every step)."
+        },
+    )
     report_to: None | str | list[str] = field(
         default=DEFAULT_REPORT_TO,
         metadata={"help": "Where to report logs ('tensorboard' when it is installed, else 'none')."},
+    )
+    overwrite_output_dir: bool = field(
+        default=False,
+        metadata={
+            "help": "Start over in an --output_dir that holds a finished model or an unfinished run: its model "
+            "and checkpoints are deleted first. Without it a finished model is never overwritten, and an "
+            "unfinished run is resumed."
+        },
+    )
+    resume_from_checkpoint: str | None = field(
+        default=None,
+        metadata={
+            "help": "Resume from this checkpoint-N directory; the flag alone resumes the last one in --output_dir "
+            "(re-running a crashed command does that by itself).",
+            "nargs": "?",
+            "const": "last",
+        },
+    )
+    resume_checkpoint_steps: int | None = field(
+        default=None,
+        metadata={
+            "help": "Also save a checkpoint every N optimizer steps, without evaluating, so that a crash or a "
+            "Colab disconnect loses at most N steps; only the latest one is kept besides the best."
+        },
+    )
+    smoke_test: bool = field(
+        default=False,
+        metadata={
+            "help": "Check the installation in under a minute, with no network and no files: train a tiny "
+            "random BERT on a generated corpus for 2 epochs, evaluate, save, reload and predict. "
+            "Other flags are ignored."
+        },
     )

@@ -1,12 +1,26 @@
-"""NSMC files -> `datasets.DatasetDict`.
+"""Data files -> `datasets.DatasetDict` with `id`, `document` and a ClassLabel `label`.
 
-NSMC is published as tab-separated text with the header `id<TAB>document<TAB>label` and no
-quoting: a review may contain `"`, so a CSV reader with default quoting would silently merge
-rows. We therefore split lines ourselves, which also lets every problem be reported with the
-file and line number where it is.
+Every corpus, NSMC or the user's own TSV, CSV or JSON Lines files, is normalised to the same
+three columns, so that tokenization and the model never depend on where the data came from.
+
+We parse the files ourselves rather than through `datasets.load_dataset`, so that every
+problem is reported as a `DataFileError` naming the file, the line and the fix. TSV is read as
+NSMC is published: one row per line and no quoting, because NSMC reviews contain `"` and a
+CSV-style reader would silently merge rows. CSV files are quoted in the usual way.
+
+Repairs that are safe are made and logged instead of failing: a UTF-8 byte order mark is
+dropped, CRLF line ends become LF, blank lines are skipped and counted, spaces around labels are
+trimmed. Rows with an empty document are kept (NSMC has a few, labelled). Duplicate ids are kept
+with a warning. A test file without a label column is prediction-only: its labels are -1, the
+`ClassLabel` value for "no label".
 """
 
+import csv
+import io
+import json
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
@@ -16,8 +30,11 @@ from .download import download_nsmc
 
 logger = logging.getLogger(__name__)
 
-NSMC_COLUMNS = ("id", "document", "label")
 NSMC_SPLIT_FILES = {"train": "ratings_train.txt", "test": "ratings_test.txt"}
+FILE_FORMATS = {".tsv": "tsv", ".txt": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
+ID_COLUMN = "id"
+NO_LABEL = -1
+CP949_HINT = "Korean files saved as CP949/EUC-KR convert with `iconv -f cp949 -t utf-8 IN > OUT`"
 
 
 class DataFileError(ValueError):
@@ -25,96 +42,364 @@ class DataFileError(ValueError):
 
     def __init__(self, path: Path | str, line: int | None, problem: str, fix: str):
         where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {problem}. {fix}")
+        super().__init__(f"{where}: {problem}. {fix}.")
         self.path = str(path)
         self.line = line
 
 
-def nsmc_features() -> Features:
-    return Features(
-        {"id": Value("string"), "document": Value("string"), "label": ClassLabel(names=list(NSMC_LABELS))}
-    )
+@dataclass
+class RawSplit:
+    """One file's rows before labels are encoded; `lines` keeps each row's line for error messages."""
+
+    path: Path
+    ids: list[str]
+    documents: list[str]
+    labels: list[str] | None
+    lines: list[int]
+    has_id_column: bool
 
 
-def read_nsmc_file(path: Path) -> dict[str, list]:
-    """Parse one NSMC-format file into columns, failing on the first malformed line."""
+def corpus_features(class_names: Sequence[str]) -> Features:
+    return Features({"id": Value("string"), "document": Value("string"), "label": ClassLabel(names=list(class_names))})
+
+
+def parse_class_names(text: str | None) -> list[str] | None:
+    """`--class_names negative,positive` -> ["negative", "positive"]; None when the flag is not set."""
+    if not text:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def read_text(path: Path) -> str:
+    """The file's text as UTF-8, with a BOM dropped and CRLF turned into LF (both logged)."""
     if not path.is_file():
         raise DataFileError(
-            path, None, "file not found", "Pass --data_dir pointing at a directory with the NSMC files."
-        )
-    text = _decode_utf8(path)
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    if not lines:
-        raise DataFileError(path, 1, "the file is empty", f"Expected the header {'<TAB>'.join(NSMC_COLUMNS)}.")
-    header = tuple(lines[0].split("\t"))
-    if header != NSMC_COLUMNS:
-        raise DataFileError(
             path,
-            1,
-            f"the header is {lines[0]!r}",
-            f"An NSMC file starts with the header {'<TAB>'.join(NSMC_COLUMNS)!r}.",
+            None,
+            "file not found",
+            "Check the path given to --train_file, --validation_file, --test_file or --data_dir",
         )
-    ids, documents, labels = [], [], []
-    for line_number, line in enumerate(lines[1:], start=2):
-        fields = line.split("\t")
-        if len(fields) != 3:
-            raise DataFileError(
-                path,
-                line_number,
-                f"expected 3 tab-separated fields (id, document, label), found {len(fields)}",
-                "Remove tabs from the document or fix the row.",
-            )
-        row_id, document, label = fields
-        if label not in ("0", "1"):
-            raise DataFileError(
-                path, line_number, f"label {label!r} is not 0 or 1", "NSMC labels are 0 (negative) or 1 (positive)."
-            )
-        ids.append(row_id)
-        documents.append(document)
-        labels.append(int(label))
-    return {"id": ids, "document": documents, "label": labels}
-
-
-def _decode_utf8(path: Path) -> str:
     data = path.read_bytes()
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
+        problem = f"bytes {data[error.start:error.end]!r} are not UTF-8"
+        raise DataFileError(path, line, problem, f"Re-save the file as UTF-8; {CP949_HINT}") from None
+    if text.startswith("\ufeff"):
+        logger.info("%s: removed the UTF-8 byte order mark at the start", path)
+        text = text[1:]
+    crlf = text.count("\r\n")
+    if crlf:
+        logger.info("%s: converted %d CRLF line ends to LF", path, crlf)
+        text = text.replace("\r\n", "\n")
+    return text
+
+
+def _nonblank_lines(text: str) -> tuple[list[tuple[int, str]], int]:
+    """The lines holding more than whitespace, with their line numbers, and the number of blank ones."""
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    kept = [(number, line) for number, line in enumerate(lines, start=1) if line.strip()]
+    return kept, len(lines) - len(kept)
+
+
+def _tsv_rows(text: str) -> tuple[list[tuple[int, list[str]]], int]:
+    lines, blank = _nonblank_lines(text)
+    return [(number, line.split("\t")) for number, line in lines], blank
+
+
+def _csv_rows(path: Path, text: str) -> tuple[list[tuple[int, list[str]]], int]:
+    """Quoted CSV records with the line each starts on, and the number of blank lines."""
+    reader = csv.reader(io.StringIO(text), strict=True)
+    rows, blank, start = [], 0, 1
+    try:
+        for fields in reader:
+            if any(field.strip() for field in fields):
+                rows.append((start, fields))
+            else:
+                blank += 1
+            start = reader.line_num + 1
+    except csv.Error as error:
         raise DataFileError(
-            path, line, f"bytes {data[error.start:error.end]!r} are not UTF-8", "Re-save the file as UTF-8."
+            path,
+            start,
+            f"the CSV row cannot be parsed ({error})",
+            'A field holding a comma, quote or line break must be in double quotes, with each " inside it doubled',
         ) from None
+    return rows, blank
 
 
-def load_nsmc(data_dir: str | Path) -> DatasetDict:
-    """Read `ratings_train.txt` and `ratings_test.txt` from `data_dir` into train and test splits.
+def _read_table(
+    path: Path, file_format: str, text_column: str, label_column: str, labels_required: bool
+) -> tuple[RawSplit, int]:
+    text = read_text(path)
+    rows, blank = _csv_rows(path, text) if file_format == "csv" else _tsv_rows(text)
+    separator = "," if file_format == "csv" else "<TAB>"
+    example = separator.join((ID_COLUMN, text_column, label_column))
+    if not rows:
+        raise DataFileError(
+            path, None, "the file is empty", f"Write a header line such as {example!r}, then one example per line"
+        )
+    header_line, header = rows[0]
+    for column in (text_column, label_column) if labels_required else (text_column,):
+        if column not in header:
+            raise DataFileError(
+                path,
+                header_line,
+                f"the header {separator.join(header)!r} has no column {column!r}",
+                f"The first line must name the columns, e.g. {example!r}. If your column has another name, "
+                f"pass it with --{'text' if column == text_column else 'label'}_column_name",
+            )
+    split = RawSplit(path, [], [], [] if label_column in header else None, [], ID_COLUMN in header)
+    for line, fields in rows[1:]:
+        if len(fields) != len(header):
+            raise DataFileError(
+                path,
+                line,
+                f"expected {len(header)} {'comma' if file_format == 'csv' else 'tab'}-separated fields "
+                f"({', '.join(header)}), found {len(fields)}",
+                "A tab inside a document adds a field (TSV is unquoted, like NSMC): replace it with a space"
+                if file_format == "tsv"
+                else "Put a field that contains a comma in double quotes",
+            )
+        row = dict(zip(header, fields))
+        split.ids.append(row.get(ID_COLUMN, str(line)))
+        split.documents.append(row[text_column])
+        if split.labels is not None:
+            split.labels.append(row[label_column].strip())
+        split.lines.append(line)
+    return split, blank
 
-    Rows with an empty document are kept as "" (they exist in the published files and are
-    labelled); their count is logged so nothing disappears unnoticed.
+
+def _read_jsonl(path: Path, text_column: str, label_column: str, labels_required: bool) -> tuple[RawSplit, int]:
+    lines, blank = _nonblank_lines(read_text(path))
+    if not lines:
+        raise DataFileError(path, None, "the file is empty", "Write one JSON object per line (JSON Lines)")
+    split = None
+    for line, text in lines:
+        record = _json_object(path, line, text)
+        if split is None:
+            labelled = labels_required or label_column in record
+            split = RawSplit(path, [], [], [] if labelled else None, [], ID_COLUMN in record)
+        keys = (text_column, label_column) if split.labels is not None else (text_column,)
+        for key in keys:
+            if key not in record:
+                raise DataFileError(
+                    path,
+                    line,
+                    f"the object has no key {key!r} (keys: {', '.join(record)})",
+                    f"Add it, or pass --{'text' if key == text_column else 'label'}_column_name with the key to use",
+                )
+        document = record[text_column]
+        if not isinstance(document, str):
+            raise DataFileError(path, line, f"{text_column!r} is {document!r}, not a string", 'Use "" for no text')
+        split.ids.append(str(record[ID_COLUMN]) if ID_COLUMN in record else str(line))
+        split.documents.append(document)
+        if split.labels is not None:
+            split.labels.append(_json_label(path, line, record[label_column]))
+        split.lines.append(line)
+    return split, blank
+
+
+def _json_object(path: Path, line: int, text: str) -> dict:
+    fix = 'Write one JSON object per line (JSON Lines), e.g. {"document": "재밌다", "label": 1}'
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise DataFileError(path, line, f"invalid JSON ({error.msg} at column {error.colno})", fix) from None
+    if not isinstance(record, dict):
+        raise DataFileError(path, line, f"a JSON {type(record).__name__}, not an object", fix)
+    return record
+
+
+def _json_label(path: Path, line: int, label: object) -> str:
+    if isinstance(label, bool) or not isinstance(label, int | str):
+        raise DataFileError(path, line, f"label {label!r} is not an integer or a string", "Fix the label")
+    return str(label).strip()
+
+
+def read_data_file(
+    path: str | Path, text_column: str = "document", label_column: str = "label", labels_required: bool = True
+) -> RawSplit:
+    """Read a TSV (.tsv/.txt), CSV (.csv) or JSON Lines (.jsonl/.json) file, chosen by its extension.
+
+    With `labels_required=False` a file without the label column is accepted as prediction-only.
     """
+    path = Path(path)
+    file_format = FILE_FORMATS.get(path.suffix.lower())
+    if file_format is None:
+        raise DataFileError(
+            path, None, f"unknown file type {path.suffix!r}", f"Name the file with one of {', '.join(FILE_FORMATS)}"
+        )
+    if file_format == "jsonl":
+        split, blank = _read_jsonl(path, text_column, label_column, labels_required)
+    else:
+        split, blank = _read_table(path, file_format, text_column, label_column, labels_required)
+    if not split.ids:
+        raise DataFileError(path, None, "the file has a header but no rows", "Add examples, one per line")
+    empty = sum(1 for document in split.documents if not document.strip())
+    logger.info(
+        "Read %d rows from %s (%d with an empty document, kept as ''; %d blank lines skipped)%s",
+        len(split.ids),
+        path,
+        empty,
+        blank,
+        "" if split.labels is not None else f"; no {label_column!r} column, so it is prediction-only",
+    )
+    if split.has_id_column:
+        warn_duplicate_ids(split)
+    return split
+
+
+def warn_duplicate_ids(split: RawSplit, shown: int = 5) -> None:
+    """Duplicates are kept (they may be genuine repeats), but said so: they often mean a merge went wrong."""
+    first_line: dict[str, int] = {}
+    repeats = []
+    for line, row_id in zip(split.lines, split.ids):
+        if row_id in first_line:
+            repeats.append(f"line {line} repeats line {first_line[row_id]}")
+        else:
+            first_line[row_id] = line
+    if repeats:
+        more = f", and {len(repeats) - shown} more" if len(repeats) > shown else ""
+        logger.warning(
+            "%s: %d rows have an id seen earlier in the file (%s%s); all are kept",
+            split.path,
+            len(repeats),
+            "; ".join(repeats[:shown]),
+            more,
+        )
+
+
+def _is_integer(text: str) -> bool:
+    return text.lstrip("-").isdigit()
+
+
+def class_names_from(train: RawSplit) -> list[str]:
+    """The training file's distinct labels, sorted as numbers when they all are numbers."""
+    labels = set(train.labels)
+    if all(_is_integer(label) for label in labels):
+        return sorted(labels, key=int)
+    return sorted(labels)
+
+
+def encode_labels(split: RawSplit, class_names: Sequence[str], by_index: bool, fix: str) -> list[int]:
+    """Label strings -> class ids.
+
+    With `by_index` (names given by flag or NSMC), "0".."n-1" also name classes, as NSMC's 0/1
+    do, unless some names are numbers themselves, where indices would be ambiguous.
+    """
+    ids = {name: index for index, name in enumerate(class_names)}
+    by_index = by_index and not any(_is_integer(name) for name in class_names)
+    if by_index:
+        ids.update({str(index): index for index in range(len(class_names))})
+    encoded = []
+    for line, label in zip(split.lines, split.labels):
+        if label not in ids:
+            known = ", ".join(class_names) + (f" (or 0-{len(class_names) - 1})" if by_index else "")
+            raise DataFileError(split.path, line, f"label {label!r} is not one of {known}", fix)
+        encoded.append(ids[label])
+    return encoded
+
+
+def build_corpus(splits: dict[str, RawSplit], class_names: Sequence[str] | None = None) -> DatasetDict:
+    """Encode every split's labels against one set of class names and make Datasets of them."""
+    by_index = class_names is not None
+    if class_names is None:
+        class_names = class_names_from(splits["train"])
+        fix = "Every label must occur in the training file; fix the row, or list all labels with --class_names"
+    else:
+        fix = "Fix the row, or list every label with --class_names"
+    logger.info("Classes: %s", dict(enumerate(class_names)))
+    features = corpus_features(class_names)
+    corpus = {}
+    for name, split in splits.items():
+        if split.labels is None:
+            labels = [NO_LABEL] * len(split.ids)
+        else:
+            labels = encode_labels(split, class_names, by_index, fix)
+        columns = {"id": split.ids, "document": split.documents, "label": labels}
+        corpus[name] = Dataset.from_dict(columns, features=features)
+    return DatasetDict(corpus)
+
+
+def load_files(
+    data_files: dict[str, str | Path],
+    text_column: str = "document",
+    label_column: str = "label",
+    class_names: Sequence[str] | None = None,
+) -> DatasetDict:
+    """Read a split per file ("train" required); only "test" may lack labels."""
+    splits = {
+        split: read_data_file(path, text_column, label_column, labels_required=split != "test")
+        for split, path in data_files.items()
+    }
+    return build_corpus(splits, class_names)
+
+
+def load_nsmc(
+    data_dir: str | Path,
+    text_column: str = "document",
+    label_column: str = "label",
+    class_names: Sequence[str] = NSMC_LABELS,
+) -> DatasetDict:
+    """Read `ratings_train.txt` and `ratings_test.txt` from `data_dir`; labels 0/1 are negative/positive."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise DataFileError(
-            data_dir, None, "directory not found", "Pass --data_dir pointing at a directory with the NSMC files."
+            data_dir, None, "directory not found", "Pass --data_dir pointing at a directory with the NSMC files"
         )
-    splits = {}
-    for split, file_name in NSMC_SPLIT_FILES.items():
-        path = data_dir / file_name
-        columns = read_nsmc_file(path)
-        empty = sum(1 for document in columns["document"] if not document.strip())
-        logger.info("Read %d rows from %s (%d with an empty document, kept as '')", len(columns["id"]), path, empty)
-        splits[split] = Dataset.from_dict(columns, features=nsmc_features())
-    return DatasetDict(splits)
+    data_files = {split: data_dir / file_name for split, file_name in NSMC_SPLIT_FILES.items()}
+    return load_files(data_files, text_column, label_column, class_names)
+
+
+def has_labels(dataset: Dataset) -> bool:
+    return NO_LABEL not in dataset.unique("label")
+
+
+def evaluation_split(corpus: DatasetDict) -> str | None:
+    """The split evaluated after every epoch: "validation", else a labelled "test"."""
+    if "validation" in corpus:
+        return "validation"
+    if "test" in corpus and has_labels(corpus["test"]):
+        return "test"
+    return None
 
 
 def load_corpus(data_args: DataArguments) -> DatasetDict:
-    """The corpus the flags name, cut to --max_train_samples / --max_eval_samples."""
-    data_dir = data_args.data_dir or download_nsmc(data_args.nsmc_cache_dir, data_args.nsmc_base_url)
-    corpus = load_nsmc(data_dir)
+    """The corpus the flags name, cut to --max_train_samples / --max_eval_samples.
+
+    Own files (--train_file) take precedence over --data_dir; with neither, NSMC is downloaded.
+    """
+    class_names = parse_class_names(data_args.class_names)
+    columns = (data_args.text_column_name, data_args.label_column_name)
+    if data_args.train_file:
+        named = {"train": data_args.train_file, "validation": data_args.validation_file, "test": data_args.test_file}
+        corpus = load_files({split: path for split, path in named.items() if path}, *columns, class_names)
+        source = data_args.train_file
+    elif data_args.validation_file or data_args.test_file:
+        raise DataFileError(
+            data_args.validation_file or data_args.test_file,
+            None,
+            "given without a training file",
+            "Pass --train_file as well, or drop it to train on NSMC",
+        )
+    else:
+        data_dir = data_args.data_dir or download_nsmc(data_args.nsmc_cache_dir, data_args.nsmc_base_url)
+        corpus = load_nsmc(data_dir, *columns, class_names or NSMC_LABELS)
+        source = data_dir
+    eval_split = evaluation_split(corpus)
+    if eval_split is None:
+        raise DataFileError(
+            source,
+            None,
+            "there is no labelled data to evaluate on",
+            "Pass --validation_file, or a --test_file with a label column",
+        )
     if data_args.max_train_samples is not None:
         corpus["train"] = corpus["train"].select(range(min(data_args.max_train_samples, len(corpus["train"]))))
     if data_args.max_eval_samples is not None:
-        corpus["test"] = corpus["test"].select(range(min(data_args.max_eval_samples, len(corpus["test"]))))
+        corpus[eval_split] = corpus[eval_split].select(range(min(data_args.max_eval_samples, len(corpus[eval_split]))))
     return corpus

@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -361,6 +362,50 @@ def push_output_dir(
             commit_message=commit_message,
         )
     return str(repo_url)
+
+
+@dataclass
+class PushRequest:
+    """What `--push_to_hub` asked for, held outside the training arguments."""
+
+    hub_model_id: str
+    token: str | None
+    private: bool | None
+
+
+def take_push_request(training_args: Any) -> PushRequest | None:
+    """Take the push out of Trainer's hands and the token out of the training arguments.
+
+    Trainer would create the repo at start and upload every checkpoint with training_args.bin,
+    a pickle of these arguments, token included. Instead the best model is pushed once, at the
+    end, by `push_output_dir` (the code `nsmc-push` retries with), and the token lives only here.
+    """
+    request = None
+    if training_args.push_to_hub:
+        request = PushRequest(
+            hub_model_id=training_args.hub_model_id or Path(training_args.output_dir).resolve().name,
+            token=training_args.hub_token or get_token(),
+            private=training_args.hub_private_repo,
+        )
+    training_args.push_to_hub = False
+    training_args.hub_token = None
+    return request
+
+
+def check_push_access(request: PushRequest) -> None:
+    """Fail before hours of training, not after, when the token is missing or refused."""
+    if request.token is None:
+        raise PushError(
+            "--push_to_hub needs a Hugging Face token: pass --hub_token, set HF_TOKEN, or run `hf auth login`."
+        )
+    api = HfApi(token=request.token)
+    try:
+        api.whoami()
+    except (TransportError, HfHubHTTPError) as err:
+        raise PushError(
+            _explain(err, api.endpoint, request.hub_model_id)
+            + "\nFix this, or train without --push_to_hub and push afterwards with nsmc-push."
+        ) from err
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
