@@ -58,3 +58,19 @@ def test_second_run_reuses_the_cache_and_changes_make_new_features(
     other_tokenizer.add_tokens(["새토큰"])
     changed = tokenize_corpus(corpus, other_tokenizer, max_seq_length=128, cache_dir=tmp_path)
     assert cache_files(changed).isdisjoint(cache_files(first))
+
+
+def test_features_hold_exactly_what_the_tokenizer_gives(nsmc_mini, kcbert_tokenizer_dir, tmp_path):
+    tokenizer = AutoTokenizer.from_pretrained(kcbert_tokenizer_dir)
+    corpus = load_nsmc(nsmc_mini)
+    for pad_to_max_length in (False, True):
+        features = tokenize_corpus(corpus, tokenizer, 64, cache_dir=tmp_path, pad_to_max_length=pad_to_max_length)
+        expected = tokenizer(
+            list(corpus["train"]["document"]),
+            truncation=True,
+            max_length=64,
+            padding="max_length" if pad_to_max_length else False,
+        )
+        assert list(features["train"]["input_ids"]) == expected["input_ids"]
+        assert list(features["train"]["attention_mask"]) == expected["attention_mask"]
+        assert list(features["train"]["length"]) == [sum(mask) for mask in expected["attention_mask"]]

@@ -124,7 +124,11 @@ class NsmcTrainingArguments(TrainingArguments):
     logging_strategy: str = field(default="steps", metadata={"help": "When to log."})
     logging_steps: float = field(default=100, metadata={"help": "Log every N optimizer steps."})
     save_total_limit: int | None = field(
-        default=1, metadata={"help": "How many checkpoints to keep (the best one is always kept)."}
+        default=1,
+        metadata={
+            "help": "How many checkpoints to keep; the best one, and while training the latest one (to resume "
+            "from), are always kept."
+        },
     )
     load_best_model_at_end: bool = field(
         default=True, metadata={"help": "Finish with the checkpoint that had the best metric_for_best_model."}

@@ -1,0 +1,174 @@
+"""Training throughput of the tiny BERT on the full NSMC train set: ratsnlp's padding against ours.
+
+    python bench/train_throughput.py [--steps 100] [--rounds 3]
+
+Schemes, measured side by side in one process, round-robin (`--rounds`), so that a busy machine
+slows them alike; each figure is the median over rounds:
+
+- pad_to_128:      `--pad_to_max_length --train_sampling_strategy random` (ratsnlp)
+- dynamic_random:  `--train_sampling_strategy random` (each batch padded to its longest review)
+- length_grouped:  the default (`group_by_length`)
+
+Token efficiency (real tokens / computed tokens) comes from a full epoch of the batches each
+scheme's sampler really yields, as does the XLA scheme's: length-grouped batches, the last partial
+one dropped, padded up to `choose_buckets`' lengths. `sampler_build_s` compares the time to build
+the length-grouped sampler: ours reads lengths from Arrow, Trainer's own counts them example by
+example (skip with `--skip_stock_sampler`). Prints one JSON line.
+"""
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+from common import NSMC, OUTPUT_ROOT, TINY_MODEL, add_threads_flag, machine, run_and_emit, set_threads
+
+SCHEMES = {
+    "pad_to_128": {"pad_to_max_length": True, "train_sampling_strategy": "random"},
+    "dynamic_random": {"pad_to_max_length": False, "train_sampling_strategy": "random"},
+    "length_grouped": {"pad_to_max_length": False, "train_sampling_strategy": "group_by_length"},
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_dir", type=Path, default=NSMC)
+    parser.add_argument("--model_name_or_path", type=Path, default=TINY_MODEL)
+    parser.add_argument("--features_cache_dir", type=Path, default=OUTPUT_ROOT / "features")
+    parser.add_argument("--steps", type=int, default=100, help="Optimizer steps per scheme and round.")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--max_seq_length", type=int, default=128)
+    parser.add_argument("--skip_stock_sampler", action="store_true")
+    add_threads_flag(parser)
+    return parser.parse_args()
+
+
+def measure(args: argparse.Namespace) -> dict:
+    import datasets
+    import numpy as np
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, set_seed
+
+    from nsmc_trainer.batching import (
+        WholeBatchesSampler,
+        choose_buckets,
+        make_collator,
+        padded_lengths,
+        token_efficiency,
+        token_lengths,
+    )
+    from nsmc_trainer.config import DataArguments, NsmcTrainingArguments
+    from nsmc_trainer.data import load_corpus
+    from nsmc_trainer.features import tokenize_corpus
+    from nsmc_trainer.train import NsmcTrainer
+
+    set_threads(args.torch_threads)
+    datasets.disable_progress_bars()
+    tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path)
+    corpus = load_corpus(DataArguments(data_dir=str(args.data_dir)))
+    features = {
+        padded: tokenize_corpus(
+            corpus, tokenizer, args.max_seq_length, cache_dir=args.features_cache_dir, pad_to_max_length=padded
+        )["train"]
+        for padded in (False, True)
+    }
+    lengths = token_lengths(features[False])
+
+    def make_trainer(scheme: dict, max_steps: int) -> NsmcTrainer:
+        data_args = DataArguments(pad_to_max_length=scheme["pad_to_max_length"], max_seq_length=args.max_seq_length)
+        training_args = NsmcTrainingArguments(
+            output_dir=str(OUTPUT_ROOT / "throughput"),
+            train_sampling_strategy=scheme["train_sampling_strategy"],
+            per_device_train_batch_size=args.batch_size,
+            max_steps=max_steps,
+            eval_strategy="no",
+            save_strategy="no",
+            logging_strategy="no",
+            load_best_model_at_end=False,
+            report_to="none",
+            disable_tqdm=True,
+            use_cpu=True,
+        )
+        set_seed(training_args.seed)
+        train_dataset = features[scheme["pad_to_max_length"]]
+        return NsmcTrainer(
+            model=AutoModelForSequenceClassification.from_pretrained(args.model_name_or_path, num_labels=2),
+            args=training_args,
+            train_dataset=train_dataset,
+            processing_class=tokenizer,
+            data_collator=make_collator(tokenizer, data_args, training_args, train_dataset),
+        )
+
+    samples_per_second: dict[str, list[float]] = {name: [] for name in SCHEMES}
+    for _ in range(args.rounds):
+        for name, scheme in SCHEMES.items():
+            trainer = make_trainer(scheme, args.steps)
+            start = time.perf_counter()
+            trainer.train()
+            samples_per_second[name].append(args.steps * args.batch_size / (time.perf_counter() - start))
+
+    def epoch_order(scheme: dict) -> np.ndarray:
+        """The example order of one epoch, from the sampler Trainer would use."""
+        trainer = make_trainer(scheme, 1)
+        return np.fromiter(trainer._get_train_sampler(), dtype=np.int64)
+
+    orders = {name: epoch_order(scheme) for name, scheme in SCHEMES.items()}
+    buckets = choose_buckets(lengths, args.max_seq_length)
+    xla_order = np.fromiter(WholeBatchesSampler(orders["length_grouped"], args.batch_size), dtype=np.int64)
+    xla_batch_longest = np.maximum.reduceat(lengths[xla_order], np.arange(0, len(xla_order), args.batch_size))
+    efficiency = {
+        "pad_to_128": token_efficiency(lengths, orders["pad_to_128"], args.batch_size, (args.max_seq_length,)),
+        "dynamic_random": token_efficiency(lengths, orders["dynamic_random"], args.batch_size),
+        "length_grouped": token_efficiency(lengths, orders["length_grouped"], args.batch_size),
+        "xla_buckets": token_efficiency(lengths, xla_order, args.batch_size, buckets),
+        "xla_buckets_32_64_128": token_efficiency(lengths, xla_order, args.batch_size, (32, 64, args.max_seq_length)),
+    }
+
+    trainer = make_trainer(SCHEMES["length_grouped"], 1)
+    columns_removed = trainer._remove_unused_columns(features[False])
+    build_s = {}
+    start = time.perf_counter()
+    list(trainer._get_train_sampler(columns_removed))
+    build_s["ours"] = time.perf_counter() - start
+    if not args.skip_stock_sampler:
+        start = time.perf_counter()
+        list(Trainer._get_train_sampler(trainer, columns_removed))
+        build_s["trainer_stock"] = time.perf_counter() - start
+
+    medians = {name: statistics.median(values) for name, values in samples_per_second.items()}
+    return {
+        "benchmark": "train_throughput",
+        "model": args.model_name_or_path.name,
+        "batch_size": args.batch_size,
+        "steps_per_round": args.steps,
+        "rounds": args.rounds,
+        "samples_per_second": {name: round(value, 1) for name, value in medians.items()},
+        "samples_per_second_all_rounds": {
+            name: [round(value, 1) for value in values] for name, values in samples_per_second.items()
+        },
+        "speedup_length_grouped_vs_pad_to_128": round(medians["length_grouped"] / medians["pad_to_128"], 2),
+        "speedup_dynamic_random_vs_pad_to_128": round(medians["dynamic_random"] / medians["pad_to_128"], 2),
+        "speedup_length_grouped_vs_pad_to_128_per_round": [
+            round(grouped / padded, 2)
+            for grouped, padded in zip(samples_per_second["length_grouped"], samples_per_second["pad_to_128"])
+        ],
+        "token_efficiency": {name: round(value, 3) for name, value in efficiency.items()},
+        "xla_buckets": list(buckets),
+        "xla_shapes_per_epoch": sorted(
+            {(args.batch_size, int(length)) for length in padded_lengths(xla_batch_longest, buckets)}
+        ),
+        "sampler_build_s": {name: round(value, 2) for name, value in build_s.items()},
+        "mean_tokens_per_review": round(float(lengths.mean()), 1),
+        "max_tokens_per_review": int(lengths.max()),
+        "torch_threads": args.torch_threads,
+        **machine(),
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    run_and_emit(lambda: measure(args))
+
+
+if __name__ == "__main__":
+    main()

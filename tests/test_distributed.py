@@ -1,0 +1,153 @@
+"""Data parallel training: 2 processes x 16 reviews train exactly like 1 process x 32.
+
+`ACCELERATE_USE_CPU=1 accelerate launch --config_file accelerate_configs/multi_gpu.yaml` (the
+multi-GPU box's config) runs two ranks with gloo on the CPU, the same DDP code path as two GPUs;
+`--mixed_precision no` as fp16 is for GPUs. Both runs train the same nsmc-mini reviews with
+the same global batch of 32. The tiny model is used without dropout: each process draws its own
+dropout masks, which no 1-process run can reproduce; without it the two runs compute the same
+sums in another order, so their losses agree to rounding.
+
+Every process logs a checksum of its weights after each epoch (`WeightsChecksumCallback`); with
+`--log_level_replica info` rank 1's lines show too, which proves both ranks ran and held the
+same weights.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from transformers import AutoModelForSequenceClassification
+
+from conftest import NSMC_MINI, REPO, TINY_MODEL, require
+from nsmc_trainer.parallel import weights_checksum
+
+# A multiple of the global batch, so that neither run has a partial last batch (with 2 processes
+# it would be topped up with repeated reviews, with 1 it would be smaller).
+TRAIN_SAMPLES = 960
+GLOBAL_BATCH = 32
+STEPS_PER_EPOCH = TRAIN_SAMPLES // GLOBAL_BATCH
+EPOCHS = 2
+LEARNING_RATE = 1e-3
+# Summed in another order, the two runs' losses agree to the last digit in the first epoch and
+# drift apart by ~1e-4 in the second as training amplifies rounding; a wrong loss scale, sharding
+# or schedule is off by far more (the average_tokens_across_devices trap doubles the loss).
+LOSS_TOLERANCE = 1e-3
+CHECKSUM_LINE = re.compile(r"process (\d+)/(\d+): weights checksum after (.+): ([0-9a-f]{16})")
+
+
+def dropout_free_copy(model_dir: Path, destination: Path) -> Path:
+    """The tiny model's files, linked, with a config that turns dropout off."""
+    destination.mkdir()
+    for path in model_dir.iterdir():
+        if path.name != "config.json":
+            (destination / path.name).symlink_to(path)
+    config = json.loads((model_dir / "config.json").read_text())
+    config.update(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
+    (destination / "config.json").write_text(json.dumps(config))
+    return destination
+
+
+def launch(launcher_args: list[str], model: Path, output_dir: Path, features: Path, batch_size: int) -> str:
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", *launcher_args,
+        str(REPO / "run_nsmc.py"),
+        "--model_name_or_path", str(model),
+        "--data_dir", str(NSMC_MINI),
+        "--output_dir", str(output_dir),
+        "--features_cache_dir", str(features),
+        "--max_train_samples", str(TRAIN_SAMPLES),
+        "--per_device_train_batch_size", str(batch_size),
+        "--num_train_epochs", str(EPOCHS),
+        "--learning_rate", str(LEARNING_RATE),
+        "--logging_steps", "5",
+        "--log_level", "info",
+        "--log_level_replica", "info",
+        "--report_to", "none",
+        "--disable_tqdm", "true",
+    ]  # fmt: skip
+    env = dict(
+        os.environ,
+        ACCELERATE_USE_CPU="1",
+        OMP_NUM_THREADS="1",
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+    )
+    result = subprocess.run(command, env=env, capture_output=True, text=True, cwd=output_dir.parent)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    require(NSMC_MINI)
+    require(TINY_MODEL)
+    root = tmp_path_factory.mktemp("ddp")
+    model = dropout_free_copy(TINY_MODEL, root / "model")
+    configs = REPO / "accelerate_configs"
+    two = launch(
+        ["--config_file", str(configs / "multi_gpu.yaml"), "--num_processes", "2", "--mixed_precision", "no"],
+        model, root / "two", root / "features", 16,
+    )  # fmt: skip
+    one = launch(["--config_file", str(configs / "cpu.yaml")], model, root / "one", root / "features", 32)
+    return {"two": (root / "two", two), "one": (root / "one", one)}
+
+
+def checksums(log: str) -> dict[tuple[str, int], str]:
+    """(when, process) -> checksum, from the lines every process logs."""
+    return {(when, int(rank)): digest for rank, _, when, digest in CHECKSUM_LINE.findall(log)}
+
+
+def history(output_dir: Path) -> list[dict]:
+    return json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
+
+
+def test_two_processes_ran_and_held_identical_weights_after_every_epoch(runs):
+    _, log = runs["two"]
+    assert "Training on cpu (DistributedType.MULTI_CPU): 32 reviews per optimizer step = 16 per device x 2" in log
+    logged = checksums(log)
+    assert {world for _, world, _, _ in CHECKSUM_LINE.findall(log)} == {"2"}
+    for when in [f"epoch {epoch}" for epoch in range(1, EPOCHS + 1)] + ["final model"]:
+        assert (when, 0) in logged and (when, 1) in logged, when
+        assert logged[(when, 0)] == logged[(when, 1)], when
+    assert logged[("epoch 1", 0)] != logged[("epoch 2", 0)]
+
+
+def test_the_saved_model_is_the_weights_both_processes_ended_with(runs):
+    output_dir, log = runs["two"]
+    saved = AutoModelForSequenceClassification.from_pretrained(output_dir)
+    assert weights_checksum(saved) == checksums(log)[("final model", 1)]
+
+
+def test_same_steps_losses_and_eval_loss_as_one_process_with_the_same_global_batch(runs):
+    two, one = history(runs["two"][0]), history(runs["one"][0])
+    assert [entry["step"] for entry in two] == [entry["step"] for entry in one]
+    evaluations = [entry for entry in two if "eval_loss" in entry]
+    assert [entry["step"] for entry in evaluations] == [STEPS_PER_EPOCH * epoch for epoch in range(1, EPOCHS + 1)]
+    for two_entry, one_entry in zip(two, one):
+        for key in ("loss", "eval_loss"):
+            if key in one_entry:
+                assert two_entry[key] == pytest.approx(one_entry[key], rel=LOSS_TOLERANCE), (key, one_entry["step"])
+
+
+def test_learning_rate_drops_by_point_nine_per_epoch_of_global_batches(runs):
+    logged = [entry for entry in history(runs["two"][0]) if "learning_rate" in entry]
+    assert len(logged) == EPOCHS * STEPS_PER_EPOCH // 5
+    for entry in logged:
+        epoch = (entry["step"] - 1) // STEPS_PER_EPOCH
+        assert entry["learning_rate"] == pytest.approx(LEARNING_RATE * 0.9**epoch), entry
+
+
+def test_one_model_written_once(runs):
+    output_dir, _ = runs["two"]
+    state = json.loads((output_dir / "trainer_state.json").read_text())
+    best = Path(state["best_model_checkpoint"]).name
+    assert sorted(path.name for path in output_dir.iterdir() if path.is_dir()) == [best]
+    assert sorted(path.relative_to(output_dir).as_posix() for path in output_dir.rglob("*.safetensors")) == [
+        f"{best}/model.safetensors",
+        "model.safetensors",
+    ]
