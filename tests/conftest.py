@@ -1,8 +1,13 @@
 """Shared test material lives in ../shared (read in place, never copied); tests skip without it."""
 
+import os
 from pathlib import Path
 
 import pytest
+
+# The suite starts many small training processes, two at a time in the DDP tests: one thread each
+# keeps them from oversubscribing a 2-core CI machine (set before any test imports torch).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
