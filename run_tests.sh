@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[cpu,test]"
-exec .venv/bin/python -m pytest "$@"
+# Activated, so that tests which run `accelerate` or `run_nsmc.sh` find the venv's commands.
+. .venv/bin/activate
+python -m pip install --quiet --disable-pip-version-check -e ".[cpu,test]"
+exec python -m pytest "$@"
