@@ -113,7 +113,10 @@ class WeightsChecksumCallback(TrainerCallback):
 
 
 def xla_compilations() -> int:
-    """How many graphs XLA compiled in this process so far (torch_xla's CompileTime metric)."""
+    """How many graphs XLA compiled in this process so far (torch_xla's CompileTime metric).
+
+    torch_xla is imported here, not at the top: it is installed only where there is an XLA device.
+    """
     import torch_xla.debug.metrics as metrics
 
     data = metrics.metric_data("CompileTime")
