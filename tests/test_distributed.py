@@ -108,7 +108,8 @@ def history(output_dir: Path) -> list[dict]:
 
 def test_two_processes_ran_and_held_identical_weights_after_every_epoch(runs):
     _, log = runs["two"]
-    assert "Training on cpu (DistributedType.MULTI_CPU): 32 reviews per optimizer step = 16 per device x 2" in log
+    setup = "Training on cpu:0 (DistributedType.MULTI_CPU): 32 reviews per optimizer step = 16 per device x 2 process(es)"
+    assert log.count(setup) == 2
     logged = checksums(log)
     assert {world for _, world, _, _ in CHECKSUM_LINE.findall(log)} == {"2"}
     for when in [f"epoch {epoch}" for epoch in range(1, EPOCHS + 1)] + ["final model"]:
