@@ -9,6 +9,9 @@ slows them alike; each figure is the median over rounds:
 - dynamic_random:  `--train_sampling_strategy random` (each batch padded to its longest review)
 - length_grouped:  the default (`group_by_length`)
 
+Samples/s are given per wall second and per CPU second of this process: on a busy machine the
+latter measures the work itself (use `--torch_threads 1`, so that threads do not spin).
+
 Token efficiency (real tokens / computed tokens) comes from a full epoch of the batches each
 scheme's sampler really yields, as does the XLA scheme's: length-grouped batches, the last partial
 one dropped, padded up to `choose_buckets`' lengths. `sampler_build_s` compares the time to build
@@ -100,12 +103,14 @@ def measure(args: argparse.Namespace) -> dict:
         )
 
     samples_per_second: dict[str, list[float]] = {name: [] for name in SCHEMES}
+    samples_per_cpu_second: dict[str, list[float]] = {name: [] for name in SCHEMES}
     for _ in range(args.rounds):
         for name, scheme in SCHEMES.items():
             trainer = make_trainer(scheme, args.steps)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             trainer.train()
             samples_per_second[name].append(args.steps * args.batch_size / (time.perf_counter() - start))
+            samples_per_cpu_second[name].append(args.steps * args.batch_size / (time.process_time() - cpu_start))
 
     def epoch_order(scheme: dict) -> np.ndarray:
         """The example order of one epoch, from the sampler Trainer would use."""
@@ -136,6 +141,7 @@ def measure(args: argparse.Namespace) -> dict:
         build_s["trainer_stock"] = time.perf_counter() - start
 
     medians = {name: statistics.median(values) for name, values in samples_per_second.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in samples_per_cpu_second.items()}
     return {
         "benchmark": "train_throughput",
         "model": args.model_name_or_path.name,
@@ -152,6 +158,13 @@ def measure(args: argparse.Namespace) -> dict:
             round(grouped / padded, 2)
             for grouped, padded in zip(samples_per_second["length_grouped"], samples_per_second["pad_to_128"])
         ],
+        "samples_per_cpu_second": {name: round(value, 1) for name, value in cpu_medians.items()},
+        "cpu_speedup_length_grouped_vs_pad_to_128": round(
+            cpu_medians["length_grouped"] / cpu_medians["pad_to_128"], 2
+        ),
+        "cpu_speedup_dynamic_random_vs_pad_to_128": round(
+            cpu_medians["dynamic_random"] / cpu_medians["pad_to_128"], 2
+        ),
         "token_efficiency": {name: round(value, 3) for name, value in efficiency.items()},
         "xla_buckets": list(buckets),
         "xla_shapes_per_epoch": sorted(
