@@ -34,3 +34,25 @@ def test_state_dict_resumes_the_same_schedule():
     resumed_optimizer.step()
     resumed.step()
     assert resumed.get_last_lr() == pytest.approx([8.1e-4])
+
+
+def test_the_cpu_gets_the_fused_adamw_and_it_takes_the_same_steps_as_the_reference():
+    torch.manual_seed(7)
+    fused_model, reference_model = torch.nn.Linear(8, 2), torch.nn.Linear(8, 2)
+    reference_model.load_state_dict(fused_model.state_dict())
+    fused = create_optimizer(fused_model, learning_rate=1e-2, weight_decay=0.01, device_type="cpu")
+    reference = torch.optim.AdamW(reference_model.parameters(), lr=1e-2, weight_decay=0.01)
+    assert fused.defaults["fused"] is True
+    inputs = torch.randn(4, 16, 8)
+    for batch in inputs:
+        for model, optimizer in ((fused_model, fused), (reference_model, reference)):
+            optimizer.zero_grad()
+            model(batch).square().mean().backward()
+            optimizer.step()
+    for got, expected in zip(fused_model.parameters(), reference_model.parameters()):
+        torch.testing.assert_close(got, expected)
+
+
+def test_xla_keeps_the_default_adamw_because_it_rejects_the_fused_kernel():
+    optimizer = create_optimizer(torch.nn.Linear(2, 2), learning_rate=1e-3, weight_decay=0.01, device_type="xla")
+    assert not optimizer.defaults["fused"]
