@@ -84,9 +84,14 @@ class DataArguments:
     )
     features_cache_dir: str | None = field(
         default=None,
-        metadata={"help": "Where tokenized features are cached (default: <HF datasets cache>/nsmc_trainer)."},
+        metadata={
+            "help": "Where the parsed corpus and the tokenized features are cached "
+            "(default: <HF datasets cache>/nsmc_trainer)."
+        },
     )
-    overwrite_cache: bool = field(default=False, metadata={"help": "Re-tokenize even if cached features exist."})
+    overwrite_cache: bool = field(
+        default=False, metadata={"help": "Read and tokenize the data again even if a cached copy matches."}
+    )
     preprocessing_num_workers: int | None = field(
         default=None, metadata={"help": "Number of processes for tokenization."}
     )
@@ -115,6 +120,13 @@ class NsmcTrainingArguments(TrainingArguments):
     seed: int = field(default=7, metadata={"help": "Random seed set before the model is created."})
     weight_decay: float = field(
         default=0.01, metadata={"help": "AdamW weight decay (torch's default, which ratsnlp used)."}
+    )
+    max_grad_norm: float = field(
+        default=0.0,
+        metadata={
+            "help": "Clip gradients to this norm; 0 (the default) does not clip, as ratsnlp's Lightning Trainer "
+            "did not. Trainer's own default is 1.0."
+        },
     )
     lr_decay_gamma: float = field(
         default=0.9, metadata={"help": "The learning rate is multiplied by this factor after every epoch."}
