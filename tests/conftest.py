@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import datasets
 import pytest
 
 # The suite starts many small training processes, two at a time in the DDP tests: one thread each
@@ -21,6 +22,18 @@ def require(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: this test reads the project's ../shared material in place")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_datasets_cache(tmp_path_factory) -> Path:
+    """Tests never read or fill the user's datasets cache: a hit left by an earlier run would skip
+    the parsing and tokenizing that a test means to exercise. Training subprocesses inherit it."""
+    path = tmp_path_factory.mktemp("hf-datasets-cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HF_DATASETS_CACHE", str(path))
+    patch.setattr(datasets.config, "HF_DATASETS_CACHE", path)
+    yield path
+    patch.undo()
 
 
 @pytest.fixture

@@ -181,7 +181,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: N
         check_push_access(push_request)
     set_seed(training_args.seed)
 
-    corpus = load_corpus(data_args)
+    # The main process downloads, reads and tokenizes into the caches first; the others then reuse them.
+    with training_args.main_process_first(desc="reading the data"):
+        corpus = load_corpus(data_args)
     eval_split = evaluation_split(corpus)
     label_names = corpus["train"].features["label"].names
     tokenizer = load_tokenizer(model_args)
