@@ -4,8 +4,9 @@
 
 Each phase runs in its own Python process, as a user's first and second training runs would, so
 the second really reads the cache from disk and each phase's peak memory is its own. Prints one
-JSON line: for both phases the seconds to read the NSMC text (`read_s`), to tokenize or load
-features (`features_s`) and their sum (`total_s`), CPU seconds, and peak RSS.
+JSON line: for both phases the seconds to read and parse the NSMC text or load the corpus parsed
+before (`read_s`), to tokenize or load features (`features_s`) and their sum (`total_s`), CPU
+seconds, and peak RSS.
 """
 
 import argparse
@@ -25,7 +26,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--tokenizer", type=Path, default=KCBERT_TOKENIZER)
     parser.add_argument("--num_proc", type=int, default=2, help="--preprocessing_num_workers")
     parser.add_argument("--max_seq_length", type=int, default=128)
-    parser.add_argument("--cache_dir", type=Path, help="Features cache (default: a fresh temporary directory).")
+    parser.add_argument("--cache_dir", type=Path, help="Corpus and features cache (default: a fresh temporary directory).")
     parser.add_argument("--phase", choices=["scratch", "cache"], help="Run one phase in this process (internal).")
     return parser.parse_args()
 
@@ -42,7 +43,7 @@ def run_phase(args: argparse.Namespace) -> dict:
     datasets.disable_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     cpu_start, start = cpu_seconds(), time.perf_counter()
-    corpus = load_corpus(DataArguments(data_dir=str(args.data_dir)))
+    corpus = load_corpus(DataArguments(data_dir=str(args.data_dir), features_cache_dir=str(args.cache_dir)))
     read_s = time.perf_counter() - start
     features = tokenize_corpus(corpus, tokenizer, args.max_seq_length, cache_dir=args.cache_dir, num_proc=args.num_proc)
     total_s = time.perf_counter() - start

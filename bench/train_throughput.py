@@ -68,7 +68,7 @@ def measure(args: argparse.Namespace) -> dict:
     set_threads(args.torch_threads)
     datasets.disable_progress_bars()
     tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path)
-    corpus = load_corpus(DataArguments(data_dir=str(args.data_dir)))
+    corpus = load_corpus(DataArguments(data_dir=str(args.data_dir), features_cache_dir=str(args.features_cache_dir)))
     features = {
         padded: tokenize_corpus(
             corpus, tokenizer, args.max_seq_length, cache_dir=args.features_cache_dir, pad_to_max_length=padded
