@@ -492,7 +492,7 @@ def load_files_cached(
             logger.info("Reusing the corpus read earlier from the same bytes of %s (%s): %s", files, sizes, directory)
             return corpus
     corpus = load_files(data_files, text_column, label_column, class_names)
-    evaluated_split(corpus, data_files["train"])
+    evaluated_split(corpus, data_files["train"])  # a corpus that cannot be trained on is not cached
     cache_dir.mkdir(parents=True, exist_ok=True)
     save_corpus(corpus, directory, manifest)
     return DatasetDict.load_from_disk(str(directory))

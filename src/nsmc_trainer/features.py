@@ -1,8 +1,8 @@
 """Reviews -> token ids, cached as Arrow files that later runs memory-map instead of re-tokenizing.
 
 A cache file is named by a fingerprint of everything its content depends on: the split's data
-(its datasets fingerprint, which `Dataset.from_dict` derives from the rows themselves and the
-corpus cache keeps), the
+(its datasets fingerprint, derived from the rows when the corpus is parsed and cached, and the
+same each time the cached corpus is loaded), the
 tokenizer's full serialization, the maximum length and the padding mode. Changing any of them
 selects a new file, so stale features are never reused, whatever the file names or mtimes.
 
