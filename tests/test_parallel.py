@@ -51,3 +51,15 @@ def test_eval_loss_is_the_mean_over_reviews_not_over_batches():
     per_review = -torch.log_softmax(torch.tensor(logits), dim=-1)[torch.arange(3), torch.tensor(labels)]
     assert mean_cross_entropy(logits, labels) == per_review.mean().item()
     assert mean_cross_entropy((logits, np.zeros(3)), labels) == per_review.mean().item()
+
+
+def test_consecutive_batches_are_not_sorted_by_length():
+    """Grouping alone runs each mega-batch of 50 batches longest to shortest: a saw-tooth that
+    correlates consecutive steps. Whole batches are shuffled, so lengths go up as often as down."""
+    longest = [max(LENGTHS[index] for index in batch) for batch in global_batches(1, 8, epoch=0)]
+    shorter_next = np.mean(np.diff(longest[1:-1]) < 0)
+    assert 0.3 < shorter_next < 0.7
+
+
+def test_the_longest_review_is_in_the_first_batch():
+    assert max(LENGTHS[index] for index in global_batches(2, 8, epoch=3)[0]) == max(LENGTHS)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 from datasets import Dataset, DatasetDict, concatenate_datasets
+from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerBase
 
 from .cache import DAMAGED_CACHE_ERRORS, default_cache_dir, verified_files, write_manifest
@@ -32,8 +33,8 @@ TEXT_COLUMN = "document"
 def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
     """Hash the tokenizer's vocabulary, normalizer and special tokens, not its name or path.
 
-    The backend's truncation/padding settings are left out: every call with `truncation=True`
-    rewrites them, which would otherwise change the hash between the first and second split.
+    The backend's truncation/padding settings are left out: any `tokenizer(..., truncation=True)`
+    call rewrites them.
     The serialization's key order is the Rust library's own and stable, so it is not sorted:
     sorting the 30K-entry vocabulary took 0.3 s of every start from the cache.
     """
@@ -59,16 +60,10 @@ def features_fingerprint(
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-def tokenize_batch(
-    batch: dict[str, list], tokenizer: PreTrainedTokenizerBase, max_seq_length: int, pad_to_max_length: bool
-) -> dict[str, list]:
-    """Token ids and attention mask straight from the Rust tokenizer, the same ids `tokenizer(...)` gives.
-
-    transformers' `tokenizer(...)` turns every encoding into a Python dict, token_type_ids
-    included, which BERT fills with zeros by itself: skipping that halves the tokenization time of
-    the 200K NSMC reviews (bench/featurize.py).
-    """
-    backend = tokenizer.backend_tokenizer
+def truncating_backend(tokenizer: PreTrainedTokenizerBase, max_seq_length: int, pad_to_max_length: bool) -> Tokenizer:
+    """A copy of the Rust tokenizer that truncates (and pads): setting them on the shared one would
+    bake them into the tokenizer.json saved with the model, but only on runs that tokenized afresh."""
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
     backend.enable_truncation(max_seq_length, direction=tokenizer.truncation_side)
     if pad_to_max_length:
         backend.enable_padding(
@@ -77,8 +72,15 @@ def tokenize_batch(
             pad_id=tokenizer.pad_token_id,
             pad_token=tokenizer.pad_token,
         )
-    else:
-        backend.no_padding()
+    return backend
+
+
+def tokenize_batch(batch: dict[str, list], backend: Tokenizer) -> dict[str, list]:
+    """Token ids and attention mask straight from the Rust tokenizer, the same ids `tokenizer(...)` gives.
+
+    transformers' `tokenizer(...)` turns every encoding into a Python dict, token_type_ids
+    included, which BERT fills with zeros by itself (bench/featurize.py).
+    """
     encodings = backend.encode_batch_fast(batch[TEXT_COLUMN])
     attention_mask = [encoding.attention_mask for encoding in encodings]
     return {
@@ -144,7 +146,7 @@ def tokenize_split(
     features = dataset.map(
         tokenize_batch,
         batched=True,
-        fn_kwargs={"tokenizer": tokenizer, "max_seq_length": max_seq_length, "pad_to_max_length": pad_to_max_length},
+        fn_kwargs={"backend": truncating_backend(tokenizer, max_seq_length, pad_to_max_length)},
         remove_columns=[TEXT_COLUMN],
         num_proc=num_proc,
         cache_file_name=str(cache_file),
