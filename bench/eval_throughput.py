@@ -54,7 +54,7 @@ def measure(args: argparse.Namespace) -> dict:
     from nsmc_trainer.data import load_corpus
     from nsmc_trainer.features import tokenize_corpus
     from nsmc_trainer.metrics import compute_metrics
-    from nsmc_trainer.train import NsmcTrainer
+    from nsmc_trainer.trainer import NsmcTrainer
 
     set_threads(args.torch_threads)
     datasets.disable_progress_bars()

@@ -63,7 +63,7 @@ def measure(args: argparse.Namespace) -> dict:
     from nsmc_trainer.config import DataArguments, NsmcTrainingArguments
     from nsmc_trainer.data import load_corpus
     from nsmc_trainer.features import tokenize_corpus
-    from nsmc_trainer.train import NsmcTrainer
+    from nsmc_trainer.trainer import NsmcTrainer
 
     set_threads(args.torch_threads)
     datasets.disable_progress_bars()

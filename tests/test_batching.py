@@ -21,7 +21,7 @@ from nsmc_trainer.batching import (
 from nsmc_trainer.config import DataArguments, NsmcTrainingArguments
 from nsmc_trainer.data import load_nsmc
 from nsmc_trainer.features import tokenize_corpus
-from nsmc_trainer.train import NsmcTrainer
+from nsmc_trainer.trainer import NsmcTrainer
 
 
 @pytest.fixture(scope="module")

@@ -23,3 +23,17 @@ def test_no_flags_give_the_ratsnlp_recipe():
 def test_trainers_gradient_clipping_is_one_flag_away():
     _, _, training_args = parse_args(["--max_grad_norm", "1.0"])
     assert training_args.max_grad_norm == 1.0
+
+
+def test_resume_from_checkpoint_true_in_a_yaml_args_file_means_the_last_checkpoint(tmp_path):
+    args_file = tmp_path / "args.yaml"
+    args_file.write_text("output_dir: out\nresume_from_checkpoint: true\n", encoding="utf-8")
+    _, _, training_args = parse_args([str(args_file)])
+    assert training_args.resume_from_checkpoint == "last"
+
+
+def test_resume_from_checkpoint_false_in_a_json_args_file_starts_fresh(tmp_path):
+    args_file = tmp_path / "args.json"
+    args_file.write_text('{"output_dir": "out", "resume_from_checkpoint": false}', encoding="utf-8")
+    _, _, training_args = parse_args([str(args_file)])
+    assert training_args.resume_from_checkpoint is None

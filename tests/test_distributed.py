@@ -23,7 +23,7 @@ import pytest
 from transformers import AutoModelForSequenceClassification
 
 from conftest import NSMC_MINI, REPO, TINY_MODEL, require
-from nsmc_trainer.parallel import weights_checksum
+from nsmc_trainer.console import weights_checksum
 
 # A multiple of the global batch, so that neither run has a partial last batch (with 2 processes
 # it would be topped up with repeated reviews, with 1 it would be smaller).

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from nsmc_trainer.cli import download_main as main
 from nsmc_trainer.download import (
     BASE_URL_ENV,
     BLOB_IDS_ENV,
@@ -19,7 +20,6 @@ from nsmc_trainer.download import (
     DownloadError,
     download_nsmc,
     git_blob_id,
-    main,
     parse_blob_ids,
 )
 

@@ -7,6 +7,7 @@ a user's `nsmc-push` and a downloader's `from_pretrained("user/repo")` would.
 import hashlib
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from conftest import TINY_MODEL
 from conftest_hub import EVAL_RESULTS, REVIEWS, push, run_python
 from hub_server import HubServer, running_hub_server, validate_card_metadata
 from nsmc_trainer.config import NsmcTrainingArguments
-from nsmc_trainer.hub import PushError, hyperparameters_from_args, push_output_dir, write_model_card
+from nsmc_trainer.hub import PushError, push_output_dir
+from nsmc_trainer.model_card import hyperparameters_from_args, write_model_card
 
 from conftest_hub import output_dir_fixture  # noqa: F401  (provides the fixture "output_dir")
 from hub_server import hub_server_fixture  # noqa: F401  (provides the fixture "hub_server")
@@ -178,7 +180,7 @@ print(json.dumps([explicit, by_id, inferred_task]))
 
 def test_private_push_from_the_cli_is_private_on_the_hub(hub, card_dir, tmp_path):
     repo_id = "test-org/kcbert-nsmc-private"
-    cli = ["-m", "nsmc_trainer.hub", str(card_dir), "--hub_model_id", repo_id, "--private", "--token", hub.token]
+    cli = [str(Path(sys.executable).with_name("nsmc-push")), str(card_dir), "--hub_model_id", repo_id, "--private", "--token", hub.token]
     result = run_python(cli, hub.client_env(tmp_path / "hf-cli"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == f"{hub.url}/{repo_id}"

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,7 +12,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from conftest import NSMC_MINI, require
 from conftest_hub import REVIEWS, push, run_python
-from nsmc_trainer.predict import main, predict
+from nsmc_trainer.cli import predict_main as main
+from nsmc_trainer.config import EXIT_ERROR
+from nsmc_trainer.predict import predict
 
 from conftest_hub import output_dir_fixture  # noqa: F401  (provides the fixture "output_dir")
 from hub_server import hub_server_fixture  # noqa: F401  (provides the fixture "hub_server")
@@ -110,9 +113,9 @@ def test_cli_rejects_bad_columns_and_labels(output_dir, tmp_path, capsys):
     table = tmp_path / "reviews.tsv"
     table.write_text("document\tlabel\n좋아요\tmaybe\n", encoding="utf-8")
     base = ["--model", str(output_dir), "--input_file", str(table), "--text_column"]
-    assert main([*base, "review"]) == 2
+    assert main([*base, "review"]) == EXIT_ERROR
     assert "has no column 'review'" in capsys.readouterr().err
-    assert main([*base, "document", "--label_column", "label"]) == 2
+    assert main([*base, "document", "--label_column", "label"]) == EXIT_ERROR
     assert "Label 'maybe' is neither a label id nor a name" in capsys.readouterr().err
 
 
@@ -120,7 +123,7 @@ def test_python_m_predict_pulls_a_hub_repo(hub_server, output_dir, tmp_path):
     pushed = push(hub_server, tmp_path / "hf-push", output_dir, "test-user/nsmc-tiny", token=hub_server.token)
     assert "url" in pushed, pushed
 
-    cli = ["-m", "nsmc_trainer.predict", "--model", "test-user/nsmc-tiny", *REVIEWS]
+    cli = [str(Path(sys.executable).with_name("nsmc-predict")), "--model", "test-user/nsmc-tiny", *REVIEWS]
     result = run_python(cli, hub_server.client_env(tmp_path / "hf-pull"))
     assert result.returncode == 0, result.stderr[-3000:]
     remote = jsonl(result.stdout)
@@ -128,3 +131,32 @@ def test_python_m_predict_pulls_a_hub_repo(hub_server, output_dir, tmp_path):
     assert [r["label"] for r in remote] == [r["label"] for r in local]
     assert [r["score"] for r in remote] == pytest.approx([r["score"] for r in local], abs=1e-5)
     assert list((tmp_path / "hf-pull" / "hub").glob("models--test-user--nsmc-tiny/snapshots/*/model.safetensors"))
+
+
+def test_a_bad_prediction_file_is_named_with_its_line_as_in_training(output_dir, tmp_path, capsys):
+    table = tmp_path / "reviews.tsv"
+    table.write_text("id\tdocument\n1\t좋아요\n2\t별로\t예요\n", encoding="utf-8")
+    argv = ["--model", str(output_dir), "--input_file", str(table), "--text_column", "document"]
+    assert main(argv) == EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"nsmc-predict: error: {table}:3: expected 2 tab-separated fields")
+    assert len(err.splitlines()) == 1
+
+
+def test_a_prediction_file_with_bom_and_crlf_reads_like_a_clean_one(output_dir, tmp_path, capsys):
+    clean, messy = tmp_path / "clean.tsv", tmp_path / "messy.tsv"
+    clean.write_text("document\n좋아요\n별로예요\n", encoding="utf-8")
+    messy.write_bytes("\ufeffdocument\r\n좋아요\r\n별로예요\r\n".encode("utf-8"))
+    outputs = []
+    for path in (clean, messy):
+        assert main(["--model", str(output_dir), "--input_file", str(path), "--text_column", "document"]) == 0
+        outputs.append(jsonl(capsys.readouterr().out))
+    assert outputs[0] == outputs[1]
+    assert [record["text"] for record in outputs[1]] == ["좋아요", "별로예요"]
+
+
+def test_a_missing_model_directory_is_one_line_not_a_traceback(capsys):
+    assert main(["--model", "/no/such/dir", "좋아요"]) == EXIT_ERROR
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nsmc-predict: error: /no/such/dir: no such model directory.")
+    assert len(err.splitlines()) == 1

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from nsmc_trainer.schedule import PerEpochExponentialLR, create_optimizer
+from nsmc_trainer.schedule import create_optimizer, per_epoch_decay
 
 
 def lrs_over(steps: int, steps_per_epoch: int) -> list[float]:
     optimizer = create_optimizer(torch.nn.Linear(2, 2), learning_rate=1e-3, weight_decay=0.01, device_type="cpu")
-    scheduler = PerEpochExponentialLR(optimizer, gamma=0.9, steps_per_epoch=steps_per_epoch)
+    scheduler = per_epoch_decay(optimizer, gamma=0.9, steps_per_epoch=steps_per_epoch)
     used = []
     for _ in range(steps):
         used.append(optimizer.param_groups[0]["lr"])
@@ -23,13 +23,15 @@ def test_every_step_of_epoch_k_runs_at_lr_times_gamma_to_the_k():
 
 
 def test_state_dict_resumes_the_same_schedule():
+    """Trainer's checkpoint restores the optimizer's state and the schedule's, as here."""
     optimizer = create_optimizer(torch.nn.Linear(2, 2), learning_rate=1e-3, weight_decay=0.0, device_type="cpu")
-    scheduler = PerEpochExponentialLR(optimizer, gamma=0.9, steps_per_epoch=3)
+    scheduler = per_epoch_decay(optimizer, gamma=0.9, steps_per_epoch=3)
     for _ in range(5):
         optimizer.step()
         scheduler.step()
     resumed_optimizer = create_optimizer(torch.nn.Linear(2, 2), learning_rate=1e-3, weight_decay=0.0, device_type="cpu")
-    resumed = PerEpochExponentialLR(resumed_optimizer, gamma=0.9, steps_per_epoch=3)
+    resumed = per_epoch_decay(resumed_optimizer, gamma=0.9, steps_per_epoch=3)
+    resumed_optimizer.load_state_dict(optimizer.state_dict())
     resumed.load_state_dict(scheduler.state_dict())
     resumed_optimizer.step()
     resumed.step()

@@ -1,18 +1,7 @@
-"""How reviews become batches: compute on real tokens, not on padding.
+"""How reviews become batches: samplers, collators and XLA's padding buckets.
 
-NSMC reviews average 19 tokens against a 128-token limit, so padding every review to 128 (as
-ratsnlp did) spends most of the compute on padding. Three schemes, picked by `make_collator`:
-
-- CPU/GPU (default): each batch is padded to its own longest review, and batches hold reviews of
-  similar length (Trainer's `LengthGroupedSampler` for training, longest-first order for
-  evaluation), so almost every computed token is a real one.
-- XLA (TPU): every new input shape is a new compilation, so batches are padded up to one of a few
-  fixed lengths (`choose_buckets`), and training drops its last partial batch: an epoch then
-  produces at most `len(buckets)` training shapes.
-- `--pad_to_max_length`: every review padded to `--max_seq_length`, ratsnlp's behaviour.
-
-`token_efficiency` scores any of them (real tokens / computed tokens); the benchmarks in `bench/`
-use it on the batches the samplers really produce.
+Computing on real tokens rather than padding is the point; the README's "Speed" section says
+which scheme runs where, `token_efficiency` scores them, BENCHMARKS.md has the figures.
 """
 
 import itertools
@@ -27,26 +16,22 @@ import pyarrow.compute as pc
 import torch
 from torch.utils.data import Dataset, Sampler
 from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase, TrainingArguments, default_data_collator
+from transformers.trainer_pt_utils import get_length_grouped_indices
 
-from .config import DataArguments
+from .config import LABEL_COLUMN, DataArguments
 
 logger = logging.getLogger(__name__)
 
 INPUT_IDS = "input_ids"
-# How many lengths XLA batches are padded to: 4 compilations per epoch keep about 2/3 of NSMC's
-# computed tokens real (3 buckets: 56%, padding to 128: 15%).
+# How many lengths XLA batches are padded to: each is one compiled graph (BENCHMARKS.md).
 XLA_BUCKETS = 4
 # TPU matrix units tile by 8 (and 128); lengths off that grid are padded again inside XLA anyway.
 XLA_LENGTH_MULTIPLE = 8
 
 
 def token_lengths(dataset: Dataset) -> np.ndarray:
-    """Tokens per example, read from Arrow in one vectorized call for a `datasets.Dataset`.
-
-    Trainer's `LengthGroupedSampler` would otherwise decode every example in Python to count them:
-    9 s instead of 0.2 s for NSMC's 150K reviews (bench/train_throughput.py), every time a
-    dataloader is built.
-    """
+    """Tokens per example, read from Arrow in one vectorized call for a `datasets.Dataset`, where
+    Trainer's `LengthGroupedSampler` would decode every example in Python."""
     if isinstance(dataset, datasets.Dataset):
         return pc.list_value_length(dataset.with_format("arrow")[INPUT_IDS]).to_numpy()
     return np.array([len(example[INPUT_IDS]) for example in dataset], dtype=np.int64)
@@ -79,9 +64,8 @@ def choose_buckets(
     """The `num_buckets` padding lengths that compute the fewest tokens for these examples.
 
     The largest is always `max_length`, so that any review (truncated to it) fits, including those
-    of an evaluation set never seen here. The others are multiples of `multiple_of` up to the
-    longest example, tried exhaustively (a few hundred combinations for NSMC). Each example is
-    charged its own bucket, which is what length-grouped batches come close to.
+    of an evaluation set never seen here; the others are multiples of `multiple_of`, tried
+    exhaustively. Each example is charged its own bucket, as length-grouped batches nearly are.
     """
     lengths = np.minimum(lengths, max_length)
     examples_up_to = np.cumsum(np.bincount(lengths, minlength=max_length + 1))
@@ -108,8 +92,8 @@ class BucketPaddingCollator:
         longest = max(len(feature[INPUT_IDS]) for feature in features)
         length = int(padded_lengths(np.array([longest]), self.buckets)[0])
         batch = self.tokenizer.pad(features, padding="max_length", max_length=length, return_tensors="pt")
-        if "label" in batch:  # prediction-only data has none
-            batch["labels"] = batch.pop("label")
+        if LABEL_COLUMN in batch:  # prediction-only data has none
+            batch["labels"] = batch.pop(LABEL_COLUMN)
         return batch
 
 
@@ -153,6 +137,44 @@ def log_static_shapes(lengths: np.ndarray, buckets: tuple[int, ...], training_ar
 def longest_first(lengths: np.ndarray) -> np.ndarray:
     """Evaluation order: longest first (an out-of-memory error shows at once), ties in dataset order."""
     return np.argsort(-np.asarray(lengths), kind="stable")
+
+
+class GlobalLengthGroupedSampler(Sampler[int]):
+    """Trainer's length grouping over the global batch, drawn from a private `seed + epoch` generator.
+
+    Every process (and a 1-process run with the same global batch) then draws the very same global
+    batches: Trainer's own sampler groups per process and shuffles with the global torch RNG, which
+    dropout leaves in a different state on each process. The epoch is read from Trainer's state when
+    iteration starts, because a run resumed mid-epoch iterates through a wrapper that does not pass
+    `set_epoch` on.
+    """
+
+    def __init__(self, lengths: list[int], global_batch_size: int, seed: int, current_epoch: Callable[[], int]):
+        self.lengths = lengths
+        self.global_batch_size = global_batch_size
+        self.seed = seed
+        self.current_epoch = current_epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed + self.current_epoch())
+        grouped = get_length_grouped_indices(self.lengths, self.global_batch_size, generator=generator)
+        return iter(shuffle_batches(grouped, self.global_batch_size, generator))
+
+
+def shuffle_batches(indices: list[int], batch_size: int, generator: torch.Generator) -> list[int]:
+    """Whole batches in random order: grouping sorts each mega-batch longest to shortest, and that
+    saw-tooth of lengths correlates consecutive steps, which costs accuracy at higher learning rates.
+
+    The first batch keeps its place (it holds the longest review, so memory runs out at once if it
+    will), and so does a last partial batch (every batch before it must be whole).
+    """
+    full = len(indices) // batch_size
+    order = [0] + (torch.randperm(full - 1, generator=generator) + 1).tolist() if full > 1 else list(range(full))
+    shuffled = [index for batch in order for index in indices[batch * batch_size : (batch + 1) * batch_size]]
+    return shuffled + indices[full * batch_size :]
 
 
 class OrderSampler(Sampler[int]):

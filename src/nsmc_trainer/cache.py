@@ -1,22 +1,26 @@
-"""On-disk caches that are reused only while every byte is as it was written.
+"""On-disk caches (the parsed corpus, the tokenized features) reused only while every byte is as written.
 
-Both caches of a run, the parsed corpus (data.py) and the tokenized features (features.py), are
-Arrow files that later runs memory-map. Next to each entry a manifest `<entry>.json` records the
-SHA-256 digest of every file in it. The manifest is written last and renamed into place, so an
-entry is reused only when it was completed and nothing in it changed since; a truncated,
-garbled or missing file is reported and the entry built again.
+Each entry has a manifest `<entry>.json` with the SHA-256 of its files, written last and renamed
+into place: an entry is reused only when it was completed and nothing in it changed since.
 """
 
 import hashlib
 import json
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import datasets
+
+logger = logging.getLogger(__name__)
 
 # What reading a damaged entry raises: digest mismatch or bad JSON (ValueError), Arrow's own
 # ArrowInvalid (a ValueError) or IO errors, and a manifest of the wrong shape.
 DAMAGED_CACHE_ERRORS = (ValueError, OSError, LookupError, TypeError)
+
+T = TypeVar("T")
 
 
 def default_cache_dir() -> Path:
@@ -49,3 +53,27 @@ def verified_files(manifest: Path) -> list[Path]:
             raise ValueError(f"{path.name} does not match its recorded SHA-256")
         paths.append(path)
     return paths
+
+
+def load_or_build(
+    manifest: Path,
+    load: Callable[[list[Path]], T],
+    build: Callable[[], T],
+    remove: Callable[[], None],
+    damaged_warning: str,
+    overwrite: bool = False,
+) -> tuple[T, bool]:
+    """The cached entry of `manifest` if it is intact, else what `build` makes (and caches).
+
+    `load` gets the verified files; a damaged entry is reported with `damaged_warning` (its `%s`
+    is the error), removed and built again. The second value says whether the cache was used.
+    """
+    if overwrite:
+        remove()
+    elif manifest.exists():
+        try:
+            return load(verified_files(manifest)), True
+        except DAMAGED_CACHE_ERRORS as error:
+            logger.warning(damaged_warning, error)
+            remove()
+    return build(), False

@@ -1,76 +1,34 @@
-"""Runs that survive interruptions: resume where a run stopped, never lose a finished model.
+"""Checkpoints that survive interruptions: resume where a run stopped, never lose a finished model.
 
-Colab kills runs mid-epoch (a closed tab, an idle timeout, the stop button), so:
-
-- Re-running the same command resumes from the last `checkpoint-N` in `--output_dir`
-  (`prepare_output_dir`), with the same epoch, step, learning rate, data order and RNG state:
-  Trainer restores the model, optimizer, schedule and RNG state of the step, and the samplers
-  draw each epoch's order from `seed + epoch` alone, so an epoch interrupted half-way is redrawn
-  the same and its trained batches skipped.
-- An `--output_dir` holding a finished model is refused unless `--overwrite_output_dir` is given.
-- Checkpoints and the final model are written under a hidden `.<name>.partial` directory and
-  renamed when complete, so a crash during a save leaves the previous checkpoint and model as
-  they were, and never a half-written `checkpoint-N` that a resume would pick.
-- SIGTERM and SIGINT finish the current optimizer step, save a checkpoint and stop
-  (`checkpoint_on_signals`); a second signal acts at once as usual.
-
-What `--output_dir` holds, with the defaults (`save_total_limit=1`, `load_best_model_at_end`):
-while training, the latest checkpoint (to resume from) and the best one so far (the final model
-to be), one directory when the latest is the best; Trainer's rotation keeps both whatever the
-limit. A checkpoint being written sits in `.checkpoint-N.partial/` until it is complete. After
-training, the final model at the top level and the best checkpoint.
+Resuming, the guard against overwriting a finished `--output_dir`, and atomic saves (a hidden
+`.<name>.partial` directory renamed when complete); the README's "Interruptions and resuming"
+says what a user sees.
 """
 
-import ctypes
 import logging
 import os
 import shutil
-import signal
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import torch
-from accelerate.utils import reduce
 from transformers import Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, get_last_checkpoint, rotate_checkpoints
+
+from .config import RESUME_LAST
 
 logger = logging.getLogger(__name__)
 
 TRAINER_STATE_NAME = "trainer_state.json"
 PARTIAL_SUFFIX = ".partial"
 REPLACED_SUFFIX = ".replaced"
-# `--resume_from_checkpoint` given without a path (or with one of these words): the last checkpoint.
-RESUME_LAST = ("last", "true")
 # Top-level files that make an output directory hold a finished model; they are published last.
 WEIGHTS_PATTERNS = ("model*.safetensors", "pytorch_model*.bin")
 WEIGHTS_INDEX_PATTERNS = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
-# From <linux/prctl.h>.
-PR_SET_PDEATHSIG = 1
 
 
 class OutputDirError(ValueError):
     """`--output_dir` or `--resume_from_checkpoint` does not allow the run; the message says what to do."""
-
-
-class TrainingInterrupted(Exception):
-    """Training stopped on a signal after saving a checkpoint; re-running the command resumes from it."""
-
-    def __init__(self, signal_number: int, checkpoint: str):
-        self.signal_number = signal_number
-        self.checkpoint = checkpoint
-        super().__init__(
-            f"stopped by {signal.Signals(signal_number).name} after saving {checkpoint}; "
-            "run the same command again to resume from it"
-        )
-
-    @property
-    def exit_code(self) -> int:
-        """The shell's convention for a process ended by a signal, so scripts see it was stopped."""
-        return 128 + self.signal_number
 
 
 def weights_files(directory: Path) -> list[Path]:
@@ -87,7 +45,7 @@ def check_output_dir(args: TrainingArguments) -> None:
     """Refuse, before any work, a run that would overwrite a finished model or resume from nowhere."""
     output_dir = Path(args.output_dir)
     requested = args.resume_from_checkpoint
-    if requested is not None and requested.lower() not in RESUME_LAST:
+    if requested is not None and requested != RESUME_LAST:
         if not (Path(requested) / TRAINER_STATE_NAME).is_file():
             raise OutputDirError(
                 f"--resume_from_checkpoint {requested}: not a checkpoint directory (it has no "
@@ -125,7 +83,7 @@ def prepare_output_dir(args: TrainingArguments) -> str | None:
             if args.should_save:
                 discard_previous_run(output_dir)
             return None
-        if requested is not None and requested.lower() not in RESUME_LAST:
+        if requested is not None and requested != RESUME_LAST:
             return requested
         last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
     if last is not None:
@@ -155,7 +113,7 @@ def discard_previous_run(output_dir: Path) -> None:
     logger.warning("--overwrite_output_dir: deleted the previous model and checkpoints in %s", output_dir)
 
 
-def publish_directory(staged: Path, final: Path) -> None:
+def rename_into_place(staged: Path, final: Path) -> None:
     """Give a complete directory its final name, replacing one already there (a re-saved step)."""
     if not final.exists():
         os.replace(staged, final)
@@ -167,7 +125,7 @@ def publish_directory(staged: Path, final: Path) -> None:
     shutil.rmtree(retired)
 
 
-def publish_files(staged: Path, output_dir: Path) -> None:
+def move_model_files(staged: Path, output_dir: Path) -> None:
     """Move a saved model's files into `output_dir`, weights last.
 
     Each move is an atomic rename, and the weights are what make `output_dir` "finished", so a
@@ -188,16 +146,24 @@ def publish_files(staged: Path, output_dir: Path) -> None:
 
 
 def save_model_atomically(trainer: Trainer) -> None:
-    """`trainer.save_model()` into `args.output_dir`, through a hidden directory and renames."""
+    """`trainer.save_model()` into `args.output_dir`, through a hidden directory and renames.
+
+    Trainer never pushes here: `hub.take_push_request` turned `push_to_hub` off.
+    """
     output_dir = Path(trainer.args.output_dir)
     staged = output_dir / f".model{PARTIAL_SUFFIX}"
     if trainer.args.should_save:
         shutil.rmtree(staged, ignore_errors=True)
-    # Not a user-level save: pushing (`--push_to_hub`) would upload output_dir before the files are in it.
-    trainer.save_model(str(staged), _internal_call=True)
+    trainer.save_model(str(staged))
     trainer.accelerator.wait_for_everyone()
     if trainer.args.should_save:
-        publish_files(staged, output_dir)
+        move_model_files(staged, output_dir)
+
+
+def rotate_by_step(run_dir: str, save_total_limit: int | None, best_model_checkpoint: str | None) -> None:
+    """Trainer's rotation (the best and the latest checkpoint are kept), ordered by step number:
+    modification times are unreliable on FUSE mounts such as Google Drive."""
+    rotate_checkpoints(run_dir, save_total_limit, best_model_checkpoint, use_mtime=False)
 
 
 class SaveEverySteps(TrainerCallback):
@@ -251,96 +217,9 @@ class ResumableCheckpoints:
         self.accelerator.wait_for_everyone()
         if self.args.should_save:
             self.state.save_to_json(os.path.join(staged, TRAINER_STATE_NAME))
-            publish_directory(Path(staged), Path(final))
+            rename_into_place(Path(staged), Path(final))
             os.rmdir(staging_dir)
-            rotate_checkpoints(
-                run_dir, self.args.save_total_limit, self.state.best_model_checkpoint, use_mtime=True
-            )
+            rotate_by_step(run_dir, self.args.save_total_limit, self.state.best_model_checkpoint)
         self.accelerator.wait_for_everyone()
 
 
-class StopOnSignal(TrainerCallback):
-    """Turns SIGTERM/SIGINT into "save a checkpoint at the end of this step, then stop".
-
-    Stopping is an exception raised from `on_save`, once the checkpoint is on disk: returning from
-    `train()` normally would load the best model and delete the latest checkpoint, and the caller
-    would save an unfinished model as if it were final.
-    """
-
-    def __init__(self) -> None:
-        self.signal_number: int | None = None
-        self.stopping = False
-        self.previous_handlers: dict[int, Any] = {}
-
-    def handle(self, signal_number: int, frame: FrameType | None) -> None:
-        """Ask for the save, and hand the signal back to its previous handler: a second one acts at once."""
-        self.signal_number = signal_number
-        signal.signal(signal_number, self.previous_handlers.get(signal_number, signal.SIG_DFL))
-        logger.warning(
-            "%s received: saving a checkpoint at the end of this step, then stopping (send it again to stop now)",
-            signal.Signals(signal_number).name,
-        )
-
-    def stop_requested(self, args: TrainingArguments, control: TrainerControl) -> bool:
-        """Whether any process got a signal: all of them must decide to save at the same step.
-
-        Processes agree through an all-reduce, on every step, except on XLA where reading a value
-        back from the device stalls the pipeline: there they agree at the logging steps only, when
-        Trainer reads the loss back anyway.
-        """
-        requested = self.signal_number is not None
-        if args.world_size <= 1:
-            return requested
-        if args.device.type == "xla" and not control.should_log:
-            return False
-        return bool(reduce(torch.tensor(float(requested), device=args.device), reduction="sum").item())
-
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
-        if not self.stopping and self.stop_requested(args, control):
-            self.stopping = True
-            self.signal_number = self.signal_number or signal.SIGTERM
-            control.should_save = True
-
-    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
-        if self.stopping:
-            raise TrainingInterrupted(
-                self.signal_number, os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}")
-            )
-
-
-@contextmanager
-def checkpoint_on_signals(
-    trainer: Trainer, signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)
-) -> Iterator[None]:
-    """While training, a signal in `signals` saves a checkpoint and raises `TrainingInterrupted`.
-
-    Handlers can only be installed from the main thread; elsewhere signals keep their behaviour.
-    """
-    callback = StopOnSignal()
-    trainer.add_callback(callback)
-    try:
-        callback.previous_handlers = {number: signal.signal(number, callback.handle) for number in signals}
-    except ValueError:
-        logger.info("Not in the main thread: a signal will stop training without saving a checkpoint")
-    set_parent_death_signal(signal.SIGTERM)
-    try:
-        yield
-    finally:
-        set_parent_death_signal(0)
-        for number, handler in callback.previous_handlers.items():
-            signal.signal(number, handler)
-        trainer.remove_callback(callback)
-
-
-def set_parent_death_signal(signal_number: int) -> None:
-    """Ask Linux for `signal_number` when the parent process dies (0: nothing).
-
-    `accelerate launch` does not pass SIGTERM on to the training process it started: killing the
-    launcher (`kill`, `docker stop`, a scheduler) would leave training running on its own. With
-    SIGTERM as the parent-death signal, it saves a checkpoint and stops instead.
-    """
-    if sys.platform != "linux":
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal_number) != 0:
-        logger.info("prctl(PR_SET_PDEATHSIG) failed: %s", os.strerror(ctypes.get_errno()))

@@ -1,8 +1,6 @@
-"""Command-line arguments as dataclasses, with the ratsnlp NSMC recipe as the defaults.
+"""The flags, as dataclasses with the ratsnlp NSMC recipe as defaults, and the constants they share.
 
-Flag names follow transformers' `examples/pytorch/text-classification/run_classification.py`
-so that users of that script feel at home; the defaults are those of the "Do it! 자연어 처리"
-NSMC notebook (lr 5e-5, batch 32, max_seq_length 128, 3 epochs, seed 7, lr x 0.9 per epoch).
+Flag names follow transformers' `examples/pytorch/text-classification/run_classification.py`.
 """
 
 import importlib.util
@@ -11,6 +9,14 @@ from dataclasses import dataclass, field
 from transformers import TrainingArguments
 
 NSMC_LABELS = ("negative", "positive")
+ID_COLUMN = "id"
+TEXT_COLUMN = "document"
+LABEL_COLUMN = "label"
+MAX_SEQ_LENGTH = 128
+# `--resume_from_checkpoint` without a path, and `resume_from_checkpoint: true` in an args file.
+RESUME_LAST = "last"
+# Every command exits with this status on an error it explains (argparse's usage errors stay 2).
+EXIT_ERROR = 1
 
 # Trainer writes TensorBoard logs only when asked; ask whenever tensorboard is installed.
 DEFAULT_REPORT_TO = "tensorboard" if importlib.util.find_spec("tensorboard") else "none"
@@ -64,8 +70,8 @@ class DataArguments:
             "to <output_dir>/predictions.tsv."
         },
     )
-    text_column_name: str = field(default="document", metadata={"help": "Column (or JSON key) holding the text."})
-    label_column_name: str = field(default="label", metadata={"help": "Column (or JSON key) holding the label."})
+    text_column_name: str = field(default=TEXT_COLUMN, metadata={"help": "Column (or JSON key) holding the text."})
+    label_column_name: str = field(default=LABEL_COLUMN, metadata={"help": "Column (or JSON key) holding the label."})
     class_names: str | None = field(
         default=None,
         metadata={
@@ -74,7 +80,7 @@ class DataArguments:
         },
     )
     max_seq_length: int = field(
-        default=128, metadata={"help": "Reviews longer than this many tokens are truncated."}
+        default=MAX_SEQ_LENGTH, metadata={"help": "Reviews longer than this many tokens are truncated."}
     )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Train on the first N training examples only (for quick runs)."}
@@ -187,7 +193,7 @@ class NsmcTrainingArguments(TrainingArguments):
             "help": "Resume from this checkpoint-N directory; the flag alone resumes the last one in --output_dir "
             "(re-running a crashed command does that by itself).",
             "nargs": "?",
-            "const": "last",
+            "const": RESUME_LAST,
         },
     )
     resume_checkpoint_steps: int | None = field(
@@ -195,6 +201,14 @@ class NsmcTrainingArguments(TrainingArguments):
         metadata={
             "help": "Also save a checkpoint every N optimizer steps, without evaluating, so that a crash or a "
             "Colab disconnect loses at most N steps; only the latest one is kept besides the best."
+        },
+    )
+    book_exact: bool = field(
+        default=False,
+        metadata={
+            "help": "Train exactly as the book's runs did: a constant learning rate (ratsnlp's ExponentialLR was "
+            "never attached), every review padded to --max_seq_length, random order, no gradient clipping. "
+            "Overrides those flags."
         },
     )
     smoke_test: bool = field(
@@ -205,3 +219,18 @@ class NsmcTrainingArguments(TrainingArguments):
             "Other flags are ignored."
         },
     )
+
+    def __post_init__(self) -> None:
+        # An args file's `resume_from_checkpoint: true` means what the flag alone means.
+        if isinstance(self.resume_from_checkpoint, bool) or self.resume_from_checkpoint == "true":
+            self.resume_from_checkpoint = RESUME_LAST if self.resume_from_checkpoint else None
+        super().__post_init__()
+
+
+def apply_book_exact(data_args: DataArguments, training_args: NsmcTrainingArguments) -> None:
+    """What ratsnlp really ran (README: "Differences from the book"), for `--book_exact`."""
+    if training_args.book_exact:
+        training_args.lr_decay_gamma = 1.0
+        training_args.train_sampling_strategy = "random"
+        training_args.max_grad_norm = 0.0
+        data_args.pad_to_max_length = True

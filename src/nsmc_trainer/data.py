@@ -1,21 +1,9 @@
-"""Data files -> `datasets.DatasetDict` with `id`, `document` and a ClassLabel `label`.
+"""Data files (NSMC, or the user's TSV, CSV and JSON Lines) -> `DatasetDict` of `id`, `document`, `label`.
 
-Every corpus, NSMC or the user's own TSV, CSV or JSON Lines files, is normalised to the same
-three columns, so that tokenization and the model never depend on where the data came from.
-
-We parse the files ourselves rather than through `datasets.load_dataset`, so that every
-problem is reported as a `DataFileError` naming the file, the line and the fix. TSV is read as
-NSMC is published: one row per line and no quoting, because NSMC reviews contain `"` and a
-CSV-style reader would silently merge rows. CSV files are quoted in the usual way.
-
-Repairs that are safe are made and logged instead of failing: a UTF-8 byte order mark is
-dropped, CRLF line ends become LF, blank lines are skipped and counted, spaces around labels are
-trimmed. Rows with an empty document are kept (NSMC has a few, labelled). Duplicate ids are kept
-with a warning. A test file without a label column is prediction-only: its labels are -1, the
-`ClassLabel` value for "no label".
-
-The parsed corpus is cached as Arrow under the files' SHA-256 digests (cache.py), so a second
-run with the same files memory-maps it instead of parsing again.
+One reader for every file, training or prediction: each problem is a `DataFileError` naming the
+file, the line and the fix, and safe repairs (BOM, CRLF, blank lines) are made and logged. The
+parsed corpus is cached by the files' bytes (cache.py). The README's "Your own data" says which
+rows are kept, repaired or refused.
 """
 
 import csv
@@ -32,15 +20,14 @@ from pathlib import Path
 import pyarrow as pa
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-from .cache import DAMAGED_CACHE_ERRORS, default_cache_dir, file_sha256, verified_files, write_manifest
-from .config import NSMC_LABELS, DataArguments
+from .cache import default_cache_dir, file_sha256, load_or_build, write_manifest
+from .config import ID_COLUMN, LABEL_COLUMN, NSMC_LABELS, TEXT_COLUMN, DataArguments
 from .download import download_nsmc
 
 logger = logging.getLogger(__name__)
 
 NSMC_SPLIT_FILES = {"train": "ratings_train.txt", "test": "ratings_test.txt"}
 FILE_FORMATS = {".tsv": "tsv", ".txt": "tsv", ".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl"}
-ID_COLUMN = "id"
 NO_LABEL = -1
 # Bump when parsing changes what a file reads as, so that corpora cached before are read again.
 CORPUS_VERSION = "1"
@@ -70,7 +57,9 @@ class RawSplit:
 
 
 def corpus_features(class_names: Sequence[str]) -> Features:
-    return Features({"id": Value("string"), "document": Value("string"), "label": ClassLabel(names=list(class_names))})
+    return Features(
+        {ID_COLUMN: Value("string"), TEXT_COLUMN: Value("string"), LABEL_COLUMN: ClassLabel(names=list(class_names))}
+    )
 
 
 def parse_class_names(text: str | None) -> list[str] | None:
@@ -119,8 +108,7 @@ def _nonblank_lines(text: str) -> tuple[list[int], list[str], int]:
 class Table:
     """A TSV or CSV file's header and its rows' fields in one flat list, row after row.
 
-    One flat list of strings instead of a list per row: the cyclic garbage collector scans every
-    live list again and again while 200K are built, which tripled the time to read NSMC.
+    Flat, because a list per row makes the cyclic garbage collector rescan 200K lists (BENCHMARKS.md).
     """
 
     header_line: int
@@ -264,7 +252,7 @@ def _json_label(path: Path, line: int, label: object) -> str:
 
 
 def read_data_file(
-    path: str | Path, text_column: str = "document", label_column: str = "label", labels_required: bool = True
+    path: str | Path, text_column: str = TEXT_COLUMN, label_column: str = LABEL_COLUMN, labels_required: bool = True
 ) -> RawSplit:
     """Read a TSV (.tsv/.txt), CSV (.csv) or JSON Lines (.jsonl/.json) file, chosen by its extension.
 
@@ -364,12 +352,11 @@ def build_corpus(splits: dict[str, RawSplit], class_names: Sequence[str] | None 
             labels = [NO_LABEL] * len(split.ids)
         else:
             labels = encode_labels(split, class_names, by_index, fix)
-        # Arrow arrays are cast to the features a column at a time; Python lists would be encoded
-        # row by row, which took 0.8 s of NSMC's reading.
+        # Arrow arrays are cast a column at a time; Python lists would be encoded value by value.
         columns = {
-            "id": pa.array(split.ids, pa.string()),
-            "document": pa.array(split.documents, pa.string()),
-            "label": pa.array(labels, pa.int64()),
+            ID_COLUMN: pa.array(split.ids, pa.string()),
+            TEXT_COLUMN: pa.array(split.documents, pa.string()),
+            LABEL_COLUMN: pa.array(labels, pa.int64()),
         }
         corpus[name] = Dataset.from_dict(columns, features=features)
     return DatasetDict(corpus)
@@ -377,8 +364,8 @@ def build_corpus(splits: dict[str, RawSplit], class_names: Sequence[str] | None 
 
 def load_files(
     data_files: dict[str, str | Path],
-    text_column: str = "document",
-    label_column: str = "label",
+    text_column: str = TEXT_COLUMN,
+    label_column: str = LABEL_COLUMN,
     class_names: Sequence[str] | None = None,
 ) -> DatasetDict:
     """Read a split per file ("train" required); only "test" may lack labels."""
@@ -401,8 +388,8 @@ def nsmc_files(data_dir: str | Path) -> dict[str, Path]:
 
 def load_nsmc(
     data_dir: str | Path,
-    text_column: str = "document",
-    label_column: str = "label",
+    text_column: str = TEXT_COLUMN,
+    label_column: str = LABEL_COLUMN,
     class_names: Sequence[str] = NSMC_LABELS,
 ) -> DatasetDict:
     """Read NSMC from `data_dir`; labels 0/1 are negative/positive."""
@@ -410,28 +397,19 @@ def load_nsmc(
 
 
 def has_labels(dataset: Dataset) -> bool:
-    return NO_LABEL not in dataset.unique("label")
+    return NO_LABEL not in dataset.unique(LABEL_COLUMN)
 
 
-def evaluation_split(corpus: DatasetDict) -> str | None:
-    """The split evaluated after every epoch: "validation", else a labelled "test"."""
+def evaluation_split(corpus: DatasetDict, source: str | Path = "the corpus") -> str:
+    """The split evaluated after every epoch: "validation", else a labelled "test"; `source` names
+    the data in the error when there is neither."""
     if "validation" in corpus:
         return "validation"
     if "test" in corpus and has_labels(corpus["test"]):
         return "test"
-    return None
-
-
-def evaluated_split(corpus: DatasetDict, source: str | Path) -> str:
-    eval_split = evaluation_split(corpus)
-    if eval_split is None:
-        raise DataFileError(
-            source,
-            None,
-            "there is no labelled data to evaluate on",
-            "Pass --validation_file, or a --test_file with a label column",
-        )
-    return eval_split
+    raise DataFileError(
+        source, None, "there is no labelled data to evaluate on", "Pass --validation_file, or a --test_file with a label column"
+    )
 
 
 def corpus_fingerprint(
@@ -467,35 +445,36 @@ def load_files_cached(
     cache_dir: Path,
     overwrite_cache: bool = False,
 ) -> DatasetDict:
-    """`load_files`, remembered by the files' bytes.
+    """`load_files`, remembered by the files' bytes, so that a later run memory-maps it.
 
-    A later run with the same files memory-maps the corpus parsed before instead of parsing every
-    row again: that was 3-4 of the 4.5 s a cached start of NSMC took. The first run returns the
-    saved copy too, so both runs see the same datasets fingerprint and find the same features.
+    The first run returns the saved copy too, so both runs see the same datasets fingerprint and
+    find the same features.
     """
     if not all(path.is_file() for path in data_files.values()):
         return load_files(data_files, text_column, label_column, class_names)  # reports the missing file
     directory = cache_dir / f"corpus-{corpus_fingerprint(data_files, text_column, label_column, class_names)}"
     manifest = directory.with_name(directory.name + ".json")
-    if overwrite_cache:
-        remove_corpus(directory, manifest)
-    elif manifest.exists():
-        try:
-            verified_files(manifest)
-            corpus = DatasetDict.load_from_disk(str(directory))
-        except DAMAGED_CACHE_ERRORS as error:
-            logger.warning("The cached corpus %s is damaged (%s); reading the files again", directory, error)
-            remove_corpus(directory, manifest)
-        else:
-            files = ", ".join(map(str, data_files.values()))
-            sizes = ", ".join(f"{split} {len(dataset)} rows" for split, dataset in corpus.items())
-            logger.info("Reusing the corpus read earlier from the same bytes of %s (%s): %s", files, sizes, directory)
-            return corpus
-    corpus = load_files(data_files, text_column, label_column, class_names)
-    evaluated_split(corpus, data_files["train"])  # a corpus that cannot be trained on is not cached
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    save_corpus(corpus, directory, manifest)
-    return DatasetDict.load_from_disk(str(directory))
+
+    def build() -> DatasetDict:
+        corpus = load_files(data_files, text_column, label_column, class_names)
+        evaluation_split(corpus, data_files["train"])  # a corpus that cannot be trained on is not cached
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        save_corpus(corpus, directory, manifest)
+        return DatasetDict.load_from_disk(str(directory))
+
+    corpus, reused = load_or_build(
+        manifest,
+        load=lambda files: DatasetDict.load_from_disk(str(directory)),
+        build=build,
+        remove=lambda: remove_corpus(directory, manifest),
+        damaged_warning=f"The cached corpus {directory} is damaged (%s); reading the files again",
+        overwrite=overwrite_cache,
+    )
+    if reused:
+        files = ", ".join(map(str, data_files.values()))
+        sizes = ", ".join(f"{split} {len(dataset)} rows" for split, dataset in corpus.items())
+        logger.info("Reusing the corpus read earlier from the same bytes of %s (%s): %s", files, sizes, directory)
+    return corpus
 
 
 def remove_corpus(directory: Path, manifest: Path) -> None:
@@ -531,7 +510,7 @@ def load_corpus(data_args: DataArguments) -> DatasetDict:
         Path(data_args.features_cache_dir) if data_args.features_cache_dir else default_cache_dir(),
         data_args.overwrite_cache,
     )
-    eval_split = evaluated_split(corpus, data_files["train"])
+    eval_split = evaluation_split(corpus, data_files["train"])
     if data_args.max_train_samples is not None:
         corpus["train"] = corpus["train"].select(range(min(data_args.max_train_samples, len(corpus["train"]))))
     if data_args.max_eval_samples is not None:

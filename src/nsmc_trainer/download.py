@@ -1,36 +1,11 @@
-"""Download NSMC into a local cache when no `--data_dir` is given.
+"""NSMC's download into a local cache (`~/Korpora/nsmc`, shared with ratsnlp and Korpora) when no
+`--data_dir` is given: every file verified by its git blob id, written to `.part` and renamed, and
+retried on network errors. The README's "Data" section says where and how to override it."""
 
-The files come from the NSMC repository's raw-file URLs and land in `~/Korpora/nsmc`, the
-directory ratsnlp and Korpora use, so a copy fetched by either is reused as is.
-
-Every file is checked against its git blob id (SHA-1 of `blob <size>\\0` + content), the id the
-NSMC repository's tree publishes, so a truncated transfer, a proxy's error page or a stale
-mirror cannot reach training unnoticed. Which ids are expected, first match wins:
-
-1. `expected_blob_ids` passed to `download_nsmc` (or `--blob_ids` on the command line);
-2. the environment variable `NSMC_BLOB_IDS`, as `ratings_train.txt=<sha1>,ratings_test.txt=<sha1>`;
-3. the published ids in `PUBLISHED_BLOB_IDS`.
-
-An override may name only some files; the others keep their published ids. A custom base URL
-(`NSMC_BASE_URL`, a mirror) is therefore checked against the published ids unless told
-otherwise: verification is never skipped.
-
-Where the cache is: `cache_dir`, else `NSMC_CACHE_DIR`, else `~/Korpora/nsmc`. Where the files
-come from: `base_url`, else `NSMC_BASE_URL`, else `PUBLISHED_BASE_URL`.
-
-A download is written to `<file>.part` and renamed only once its id matches, so the cache never
-holds a partial file under the final name; a file already there with the right id is not
-fetched again, and one with the wrong id is replaced. Connection errors, short reads and 5xx
-answers are retried with exponential backoff; other HTTP errors (a 404 from a wrong base URL)
-are not, since asking again would not change the answer.
-"""
-
-import argparse
 import hashlib
 import http.client
 import logging
 import os
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -234,33 +209,3 @@ def _stream_to(response: http.client.HTTPResponse, part: Path, url: str) -> None
     if total is not None and received != total:
         # urllib returns a short body without complaint when the connection drops.
         raise _RetryableError(f"{url}: connection closed after {received} of {total} bytes")
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m nsmc_trainer.download",
-        description="Download and verify NSMC's ratings_train.txt and ratings_test.txt; print their directory.",
-    )
-    parser.add_argument("--cache_dir", help=f"Cache directory (default: ${CACHE_DIR_ENV} or {DEFAULT_CACHE_DIR}).")
-    parser.add_argument(
-        "--base_url", help=f"Where the files are served (default: ${BASE_URL_ENV} or {PUBLISHED_BASE_URL})."
-    )
-    parser.add_argument(
-        "--blob_ids",
-        type=parse_blob_ids,
-        help=f"Expected ids as name=<sha1>,name=<sha1> (default: ${BLOB_IDS_ENV} or the published ids).",
-    )
-    parser.add_argument("--max_retries", type=int, default=4, help="Retries after the first attempt (default: 4).")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        directory = download_nsmc(args.cache_dir, args.base_url, args.blob_ids, args.max_retries)
-    except (DownloadError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(directory)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,14 +1,13 @@
-"""Accuracy and macro F1 through the `evaluate` library, without the network.
+"""What evaluation reports: accuracy and macro F1, and the eval loss as a mean over every example.
 
-`evaluate.load("accuracy")` fetches its metric script from the Hugging Face Hub, which fails
-offline (HF_HUB_OFFLINE=1, Colab without a connection, this project's CI). A metric defined as
-an `evaluate.Metric` subclass in the package itself keeps evaluate's API (add_batch, compute,
-features validation) and needs nothing from the Hub.
+The metric is an `evaluate.Metric` defined here, not `evaluate.load("accuracy")`, which fetches
+its script from the Hub and fails offline.
 """
 
 import datasets
 import evaluate
 import numpy as np
+import torch
 from transformers import EvalPrediction
 
 
@@ -43,3 +42,18 @@ def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
     metric = ClassificationMetrics(keep_in_memory=True)
     return metric.compute(predictions=np.argmax(logits, axis=-1), references=prediction.label_ids)
+
+
+def mean_cross_entropy(predictions: np.ndarray | tuple, label_ids: np.ndarray) -> float:
+    """The classification loss averaged over every example once, from the gathered logits.
+
+    Trainer's eval_loss averages per-batch losses with each batch counted as a full one: a final
+    partial batch is over-weighted, and with several processes it also holds the duplicates that
+    pad it to full size. Recomputed here per example, eval_loss (which picks the best checkpoint)
+    is the same whatever the batch size and number of processes.
+    """
+    logits = predictions[0] if isinstance(predictions, tuple) else predictions
+    loss = torch.nn.functional.cross_entropy(
+        torch.as_tensor(logits, dtype=torch.float32), torch.as_tensor(label_ids, dtype=torch.long)
+    )
+    return loss.item()

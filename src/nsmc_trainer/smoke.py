@@ -1,11 +1,8 @@
 """`run_nsmc.py --smoke_test`: the whole pipeline in under a minute, with no network and no input files.
 
-A newcomer's first command must prove the installation works before any download or GPU is
-involved. Everything is made on the spot in a temporary directory: a Korean-like labelled corpus
-written in NSMC's file format, a WordPiece tokenizer trained on it with `tokenizers`, and a tiny
-BERT initialised at random. Then `train()`, the very function a real run calls, reads the files,
-tokenizes, fine-tunes for two epochs, evaluates and saves; the saved model is loaded back and asked
-for predictions. Each stage prints one line; the first failure ends the run with exit status 1.
+Made on the spot in a temporary directory: a labelled Korean-like corpus in NSMC's format, a
+WordPiece tokenizer and a tiny random BERT; then `train()`, the function a real run calls, and a
+reload of the saved model for predictions. One line per stage; the first failure exits with 1.
 """
 
 import random
@@ -21,22 +18,18 @@ from typing import TextIO
 
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import (
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    BertConfig,
-    BertForSequenceClassification,
-    PreTrainedTokenizerFast,
-)
+from transformers import BertConfig, BertForSequenceClassification, PreTrainedTokenizerFast
 
-from .config import DataArguments, ModelArguments, NsmcTrainingArguments
+from .config import EXIT_ERROR, LABEL_COLUMN, TEXT_COLUMN, DataArguments, ModelArguments, NsmcTrainingArguments
 from .data import NSMC_SPLIT_FILES, load_nsmc
+from .model import load_classifier
+from .predict import classify
 from .train import train
 
 SEED = 7
 TRAIN_REVIEWS = 512
 TEST_REVIEWS = 128
-MAX_SEQ_LENGTH = 64
+SMOKE_MAX_LENGTH = 64
 VOCAB_SIZE = 600
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # A model that learned nothing scores about 0.5 on this balanced corpus; its sentiment phrases
@@ -114,7 +107,7 @@ def make_tokenizer(run: SmokeRun) -> str:
     backend.normalizer = normalizers.BertNormalizer(lowercase=False, strip_accents=False)
     backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     backend.decoder = decoders.WordPiece()
-    reviews = load_nsmc(run.data_dir)["train"]["document"]
+    reviews = load_nsmc(run.data_dir)["train"][TEXT_COLUMN]
     trainer = trainers.WordPieceTrainer(vocab_size=VOCAB_SIZE, special_tokens=SPECIAL_TOKENS, show_progress=False)
     backend.train_from_iterator(reviews, trainer)
     backend.post_processor = processors.TemplateProcessing(
@@ -129,7 +122,7 @@ def make_tokenizer(run: SmokeRun) -> str:
         cls_token="[CLS]",
         sep_token="[SEP]",
         mask_token="[MASK]",
-        model_max_length=MAX_SEQ_LENGTH,
+        model_max_length=SMOKE_MAX_LENGTH,
     )
     return f"WordPiece trained with `tokenizers`, {len(run.tokenizer)} tokens"
 
@@ -142,7 +135,7 @@ def make_model(run: SmokeRun) -> str:
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=MAX_SEQ_LENGTH,
+        max_position_embeddings=SMOKE_MAX_LENGTH,
         pad_token_id=run.tokenizer.pad_token_id,
     )
     model = BertForSequenceClassification(config)
@@ -158,7 +151,7 @@ def fine_tune(run: SmokeRun) -> str:
         DataArguments(
             data_dir=str(run.data_dir),
             features_cache_dir=str(run.work_dir / "features"),
-            max_seq_length=MAX_SEQ_LENGTH,
+            max_seq_length=SMOKE_MAX_LENGTH,
         ),
         NsmcTrainingArguments(
             output_dir=str(run.output_dir),
@@ -186,22 +179,18 @@ def check_evaluation(run: SmokeRun) -> str:
     return f"accuracy {accuracy:.3f}, macro F1 {metrics['eval_f1']:.3f}, loss {metrics['eval_loss']:.3f}"
 
 
-def classify(model_dir: Path, texts: list[str]) -> list[tuple[str, float]]:
+def classify_with(model_dir: Path, texts: list[str]) -> list[tuple[str, float]]:
     """Label and probability of each text, with the model and tokenizer loaded from `model_dir`."""
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
-    with torch.no_grad():
-        logits = model(**tokenizer(texts, padding=True, truncation=True, return_tensors="pt")).logits
-    scores, classes = torch.softmax(logits, dim=-1).max(dim=-1)
-    return [(model.config.id2label[index], score) for index, score in zip(classes.tolist(), scores.tolist())]
+    tokenizer, model = load_classifier(str(model_dir), device="cpu")
+    return [(result["label"], result["score"]) for result in classify(texts, tokenizer, model)]
 
 
 def check_reload(run: SmokeRun) -> str:
     """The model saved in output_dir must be the one evaluated: it scores the same on the test reviews."""
     test = load_nsmc(run.data_dir)["test"]
-    label_names = test.features["label"].names
-    predicted = [label for label, _ in classify(run.output_dir, list(test["document"]))]
-    accuracy = sum(label == label_names[gold] for label, gold in zip(predicted, test["label"])) / len(test)
+    label_names = test.features[LABEL_COLUMN].names
+    predicted = [label for label, _ in classify_with(run.output_dir, list(test[TEXT_COLUMN]))]
+    accuracy = sum(label == label_names[gold] for label, gold in zip(predicted, test[LABEL_COLUMN])) / len(test)
     if abs(accuracy - run.eval_metrics["eval_accuracy"]) > 1 / len(test):
         raise SmokeTestFailure(
             f"the reloaded model scores {accuracy:.3f}, the evaluated one {run.eval_metrics['eval_accuracy']:.3f}"
@@ -210,7 +199,7 @@ def check_reload(run: SmokeRun) -> str:
 
 
 def check_predictions(run: SmokeRun) -> str:
-    predictions = classify(run.output_dir, SAMPLES)
+    predictions = classify_with(run.output_dir, SAMPLES)
     expected = ["positive", "negative"]
     if [label for label, _ in predictions] != expected:
         raise SmokeTestFailure(f"predicted {predictions} for {SAMPLES}, expected {expected}")
@@ -251,10 +240,9 @@ def tail(path: Path, lines: int) -> str:
 
 
 def run_smoke_test() -> int:
-    """Run every stage in a temporary directory that is removed afterwards; 0 if all passed, else 1.
+    """Run every stage in a temporary directory that is removed afterwards; 0 if all passed.
 
-    Torch runs on one thread: a model this small gains nothing from more, and on a busy machine
-    OpenMP threads waiting for each other make each step take seconds instead of milliseconds.
+    One torch thread: a model this small gains nothing from more, and loses much on a busy machine.
     """
     started = time.perf_counter()
     report = sys.stdout
@@ -269,4 +257,4 @@ def run_smoke_test() -> int:
         torch.set_num_threads(threads)
     elapsed = time.perf_counter() - started
     print(f"smoke test {'passed' if passed else 'FAILED'} in {elapsed:.1f}s", file=report, flush=True)
-    return 0 if passed else 1
+    return 0 if passed else EXIT_ERROR

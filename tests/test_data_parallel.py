@@ -5,7 +5,8 @@ import torch
 from accelerate.data_loader import BatchSamplerShard
 from torch.utils.data import BatchSampler
 
-from nsmc_trainer.parallel import GlobalLengthGroupedSampler, mean_cross_entropy
+from nsmc_trainer.batching import GlobalLengthGroupedSampler
+from nsmc_trainer.metrics import mean_cross_entropy
 
 LENGTHS = np.random.default_rng(0).integers(3, 128, size=1000).tolist()
 
