@@ -270,3 +270,19 @@ def test_cli_rejects_bad_data_before_any_output_is_written(tmp_path, capsys):
     assert "ratings_train.txt: the file is empty" in capsys.readouterr().err
     assert not output_dir.exists()
 
+
+
+def test_a_missing_model_directory_ends_the_run_in_one_line_naming_it(tmp_path, capsys):
+    missing = tmp_path / "no-such-model"
+    argv = ["--model_name_or_path", str(missing), "--data_dir", str(nsmc_dir(tmp_path / "data", HEADER + "1\t좋다\t1\n"))]
+    argv += ["--output_dir", str(tmp_path / "output"), "--features_cache_dir", str(tmp_path / "cache")]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--report_to", "none"])
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    assert err[-1] == (
+        f"nsmc-train: error: {missing}: no such model directory. Pass a directory written by save_pretrained "
+        "(nsmc-train's --output_dir), or a Hugging Face Hub model id such as beomi/kcbert-base"
+    )
+    assert not (tmp_path / "output" / "model.safetensors").exists()

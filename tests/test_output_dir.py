@@ -2,6 +2,7 @@
 fails half-way leaves the previous model as it was."""
 
 import hashlib
+import os
 import resource
 import shutil
 from collections.abc import Iterator
@@ -13,7 +14,13 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
 from conftest import NSMC_MINI, TINY_MODEL, require
-from nsmc_trainer.checkpoints import OutputDirError, check_output_dir, prepare_output_dir, save_model_atomically
+from nsmc_trainer.checkpoints import (
+    OutputDirError,
+    check_output_dir,
+    prepare_output_dir,
+    rotate_by_step,
+    save_model_atomically,
+)
 from nsmc_trainer.config import DataArguments, ModelArguments, NsmcTrainingArguments
 from nsmc_trainer.train import train
 
@@ -104,3 +111,14 @@ def test_a_final_save_that_fails_half_way_leaves_the_previous_model_loadable(out
     assert digests(output_dir) == before
     reloaded = AutoModelForSequenceClassification.from_pretrained(output_dir).state_dict()
     assert all(torch.equal(reloaded[name], tensor) for name, tensor in saved.items())
+
+
+@pytest.mark.parametrize("mtimes", [(3000, 2000, 1000), (5, 5, 5)], ids=["reversed-mtimes", "equal-mtimes"])
+def test_rotation_keeps_the_best_and_the_latest_step_whatever_the_modification_times(tmp_path, mtimes):
+    """On FUSE mounts such as Google Drive, modification times can be equal or out of order."""
+    for step, mtime in zip((100, 200, 300), mtimes):
+        checkpoint = tmp_path / f"checkpoint-{step}"
+        checkpoint.mkdir()
+        os.utime(checkpoint, (mtime, mtime))
+    rotate_by_step(str(tmp_path), save_total_limit=1, best_model_checkpoint=str(tmp_path / "checkpoint-100"))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["checkpoint-100", "checkpoint-300"]
