@@ -49,3 +49,21 @@ def kcbert_tokenizer_dir() -> Path:
 @pytest.fixture
 def tiny_model_dir() -> Path:
     return require(TINY_MODEL)
+
+
+def train_on_mini(output_dir: Path, features_cache_dir: Path, **data_flags) -> dict:
+    """A real one-epoch run of the tiny model on 64 nsmc-mini reviews, evaluated on 32."""
+    from nsmc_trainer.config import DataArguments, ModelArguments, NsmcTrainingArguments
+    from nsmc_trainer.train import train
+
+    return train(
+        ModelArguments(model_name_or_path=str(require(TINY_MODEL))),
+        DataArguments(
+            data_dir=str(require(NSMC_MINI)),
+            max_train_samples=64,
+            max_eval_samples=32,
+            features_cache_dir=str(features_cache_dir),
+            **data_flags,
+        ),
+        NsmcTrainingArguments(output_dir=str(output_dir), num_train_epochs=1, report_to="none", disable_tqdm=True),
+    )

@@ -13,7 +13,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, TrainingArguments
 
-from conftest import NSMC_MINI, TINY_MODEL, require
+from conftest import train_on_mini
 from nsmc_trainer.checkpoints import (
     OutputDirError,
     check_output_dir,
@@ -21,26 +21,14 @@ from nsmc_trainer.checkpoints import (
     rotate_by_step,
     save_model_atomically,
 )
-from nsmc_trainer.config import DataArguments, ModelArguments, NsmcTrainingArguments
-from nsmc_trainer.train import train
+from nsmc_trainer.config import NsmcTrainingArguments
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> Path:
     """A real run of one epoch on 64 reviews: the final model at the top, the best checkpoint beside it."""
-    require(NSMC_MINI)
-    require(TINY_MODEL)
     root = tmp_path_factory.mktemp("finished")
-    train(
-        ModelArguments(model_name_or_path=str(TINY_MODEL)),
-        DataArguments(
-            data_dir=str(NSMC_MINI),
-            max_train_samples=64,
-            max_eval_samples=32,
-            features_cache_dir=str(root / "features"),
-        ),
-        NsmcTrainingArguments(output_dir=str(root / "run"), num_train_epochs=1, report_to="none", disable_tqdm=True),
-    )
+    train_on_mini(root / "run", root / "features")
     return root / "run"
 
 
