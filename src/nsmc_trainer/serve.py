@@ -55,8 +55,8 @@ EXAMPLES = (
     "시간 아깝다. 돈 주고 볼 영화는 아님",
     "배우들 연기가 좋았고 마지막 장면에서 울었어요",
 )
-# A Hub repo id: `name` or `namespace/name`; anything else given to --model must be a local directory.
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+# A Hub repo id, `namespace/name`; anything else given to --model is a local directory.
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 JSON_TYPES = {bool: "boolean", int: "number", float: "number", type(None): "null", list: "array", dict: "object"}
 
 
@@ -154,7 +154,9 @@ class ModelInfo:
 
 
 def is_hub_id(model: str) -> bool:
-    return not Path(model).exists() and HUB_ID.match(model) is not None and not model.startswith(".")
+    """`user/name` that is no local path: when `user` is a local directory, `user/name` was meant as one too."""
+    path = Path(model)
+    return HUB_ID.match(model) is not None and not path.exists() and not path.parent.is_dir()
 
 
 def _card_accuracy(readme: Path) -> float | None:
@@ -391,8 +393,8 @@ def serve(
             prevent_thread_lock=True,
             app_kwargs={"routes": api_routes(batcher, info)},
         )
-    except OSError as err:
-        raise ServeError(f"cannot serve on {host}:{port}: {err}") from err
+    except OSError as err:  # gradio's message names its own launch() arguments: keep its first sentence
+        raise ServeError(f"cannot serve on {host}:{port}: {str(err).split('. ')[0]}; choose another --port") from err
     print(f"nsmc-serve: {model} on {local_url} (JSON API: POST {local_url}api/classify)", file=sys.stderr, flush=True)
     if share_url:
         print(f"nsmc-serve: public link, for anyone who has it: {share_url}", file=sys.stderr, flush=True)
@@ -455,7 +457,7 @@ def write_space(directory: Path, model: str) -> list[Path]:
     The modules are copied rather than pip-installed: the Space then runs exactly this version of
     the demo and needs no published nsmc-trainer package.
     """
-    if not is_hub_id(model) or "/" not in model:
+    if not is_hub_id(model):
         raise ServeError(f"--write_space needs --model as a Hub id (user/name), not {model}: push the model first")
     gr = import_gradio()
     package = directory / "nsmc_trainer"
@@ -535,7 +537,6 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.write_space:
             for path in write_space(args.write_space, args.model):
