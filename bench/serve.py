@@ -7,7 +7,7 @@ For each model, two servers run at once on 127.0.0.1: `--max_batch_size 32` (bat
 of clients, `--requests` requests of one NSMC review each are split among the clients, which send
 theirs one after another over a kept-alive connection; the two servers are measured alternately so
 that any load on the machine slows both alike. Figures: requests/s (all requests over the wall
-time), p50/p95 latency, failed requests, and requests per forward pass on the batching server.
+time), p50/p95 latency, failed requests, and requests per gathered batch on the batching server.
 
 Models: `tiny` is ../shared/models/bert-tiny-kcbert with a 2-label head; `base` a randomly
 initialised BERT of kcbert-base's shape (12 layers, hidden 768) with the real kcbert tokenizer.
@@ -190,7 +190,7 @@ def bench_model(name: str, reviews: list[str], clients: list[int], requests: int
         "model_dir": str(model_dir),
         "results": rows,
         "speedup_batching_on_over_off": speedups,
-        "requests_per_forward_pass_batching_on": round(served / passes, 2) if passes else None,
+        "requests_per_gathered_batch_batching_on": round(served / passes, 2) if passes else None,
     }
 
 

@@ -90,7 +90,7 @@ class Batcher:
     def __init__(self, tokenizer: Any, model: Any, max_batch_size: int, batch_size: int, max_seq_length: int) -> None:
         self.tokenizer, self.model = tokenizer, model
         self.max_batch_size, self.batch_size, self.max_seq_length = max_batch_size, batch_size, max_seq_length
-        # Requests per forward call, for /api/info: shows whether concurrent requests were batched.
+        # Requests per gathered batch, for /api/info: shows whether concurrent requests were batched.
         self.requests_per_batch: Counter[int] = Counter()
         self.lock = threading.Lock()
         self._jobs: queue.Queue[_Job] = queue.Queue()
@@ -103,7 +103,7 @@ class Batcher:
         return job.future
 
     def batch_counts(self) -> dict[int, int]:
-        """{requests in one forward call: how many such calls}, copied under the worker's lock."""
+        """{requests in one gathered batch: how many such batches}, copied under the worker's lock."""
         with self.lock:
             return dict(self.requests_per_batch)
 
