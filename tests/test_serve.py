@@ -18,8 +18,9 @@ import pytest
 
 from conftest import REPO
 from conftest_hub import EVAL_RESULTS, REVIEWS, push, run_python
-from nsmc_trainer.predict import predict
-from nsmc_trainer.serve import MAX_TEXT_CHARS, MAX_TEXTS
+from nsmc_trainer.hub import write_model_card
+from nsmc_trainer.predict import load_classifier, predict
+from nsmc_trainer.serve import MAX_TEXT_CHARS, MAX_TEXTS, Batcher, model_info
 
 from conftest_hub import output_dir_fixture  # noqa: F401  (provides the fixture "output_dir")
 from hub_server import USER, hub_server_fixture  # noqa: F401  (provides the fixture "hub_server")
@@ -173,6 +174,24 @@ def test_concurrent_requests_share_forward_passes(server):
     after = get_json(f"{server}/api/info")["requests_per_batch"]
     batched = {size: count - before.get(size, 0) for size, count in after.items() if int(size) > 1}
     assert sum(batched.values()) > 0, f"no forward pass served more than one request: {after}"
+
+
+def test_a_failing_batch_fails_its_requests_and_the_worker_serves_the_next(output_dir):
+    tokenizer, model = load_classifier(str(output_dir), device="cpu")
+    # Longer than the model's 300 positions: the forward pass itself raises, as out of memory would.
+    batcher = Batcher(tokenizer, model, max_batch_size=32, batch_size=4, max_seq_length=1000, max_wait_ms=0)
+    with pytest.raises((IndexError, RuntimeError)):
+        batcher.submit(["가 " * 900]).result(timeout=60)
+    assert batcher.submit([REVIEWS[0]]).result(timeout=60)[0]["label"] in ("negative", "positive")
+
+
+def test_the_accuracy_comes_from_the_card_when_no_results_file_is_left(output_dir, tmp_path):
+    model_dir = shutil.copytree(output_dir, tmp_path / "model")
+    for name in ("all_results.json", "eval_results.json"):
+        (model_dir / name).unlink()
+    assert model_info(str(model_dir)).accuracy is None
+    write_model_card(model_dir, base_model="beomi/kcbert-base", hyperparameters={}, eval_results=EVAL_RESULTS)
+    assert model_info(str(model_dir)).accuracy == EVAL_RESULTS["eval_accuracy"]
 
 
 def test_a_missing_model_directory_is_one_line_naming_it(tmp_path):
