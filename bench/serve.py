@@ -186,7 +186,9 @@ def bench_model(name: str, reviews: list[str], clients: list[int], requests: int
             process.terminate()
             process.wait(timeout=30)
     speedups = {
-        n: round(rows[f"batching_on_{n}_clients"]["requests_per_s"] / rows[f"batching_off_{n}_clients"]["requests_per_s"], 2)
+        n: round(
+            rows[f"batching_on_{n}_clients"]["requests_per_s"] / rows[f"batching_off_{n}_clients"]["requests_per_s"], 2
+        )
         for n in clients
     }
     return {

@@ -159,7 +159,9 @@ def test_a_text_longer_than_the_model_reads_is_truncated_and_says_so(server):
 def test_concurrent_requests_share_forward_passes(server):
     before = get_json(f"{server}/api/info")["requests_per_batch"]
     # A slow request first (64 long texts), so the single ones that follow queue up behind it.
-    threads = [threading.Thread(target=post_json, args=(f"{server}/api/classify", {"texts": ["아주 긴 리뷰 " * 60] * 64}))]
+    threads = [
+        threading.Thread(target=post_json, args=(f"{server}/api/classify", {"texts": ["아주 긴 리뷰 " * 60] * 64}))
+    ]
     answers: list[int] = []
     for text in REVIEWS * 3:
         threads.append(
@@ -226,6 +228,7 @@ def test_the_page_classifies_a_review_in_a_real_browser(server, tmp_path):
             page = browser.new_page(viewport={"width": 1100, "height": 820}, locale="ko-KR")
             page.on("request", lambda request: requested.append(request.url))
             page.goto(server)
+            page.wait_for_selector("#review textarea", timeout=60_000)  # the page is built by script after load
             assert "81.23%" in page.inner_text("body")  # the model's evaluation accuracy, from all_results.json
             page.fill("#review textarea", review)
             page.click("#classify")
@@ -275,7 +278,11 @@ def test_a_space_written_and_pushed_runs_the_demo_against_the_pushed_model(hub_s
     env = hub_server.client_env(tmp_path / "hf-run", PYTHONPATH="", GRADIO_SERVER_PORT=str(port))
     which = subprocess.run(
         [sys.executable, "-c", "import nsmc_trainer.serve as s; print(s.__file__)"],
-        env=env, cwd=checkout, capture_output=True, text=True, timeout=120,
+        env=env,
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert which.stdout.strip() == str(checkout / "nsmc_trainer" / "serve.py"), which.stderr[-2000:]
     process, url = start_server([sys.executable, "app.py"], env, checkout, tmp_path / "space.log", port)

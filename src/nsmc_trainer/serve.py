@@ -348,7 +348,10 @@ def build_demo(batcher: Batcher, info: ModelInfo) -> Any:
     def classify_review(text: str) -> tuple[dict[str, float], str]:
         if not text or not text.strip():
             raise gr.Error("리뷰를 입력하세요 · Type a review first.")
-        result = batcher.submit([text[:MAX_TEXT_CHARS]]).result()[0]
+        try:
+            result = batcher.submit([text[:MAX_TEXT_CHARS]]).result()[0]
+        except Exception as err:  # logged with its traceback by the worker; the page shows one line
+            raise gr.Error(f"분류 실패 · classification failed: {type(err).__name__}: {err}") from err
         bars = {_label_name(name): p for name, p in result["probabilities"].items()}
         return bars, _details(result, batcher.max_seq_length)
 
@@ -374,8 +377,14 @@ def build_demo(batcher: Batcher, info: ModelInfo) -> Any:
                 details = gr.Markdown(elem_id="probabilities")
         gr.Examples(list(EXAMPLES), inputs=text, label="예시 리뷰 · Example reviews")
         # The batcher, not gradio's queue, decides what runs together: let every event reach it at once.
-        gr.on([button.click, text.submit], classify_review, text, [label, details], api_name="classify",
-              concurrency_limit=None)
+        gr.on(
+            [button.click, text.submit],
+            classify_review,
+            text,
+            [label, details],
+            api_name="classify",
+            concurrency_limit=None,
+        )
     return demo
 
 
@@ -500,7 +509,9 @@ def push_space(directory: Path, space_id: str, token: str | None) -> str:
     api = HfApi(token=token)
     try:
         url = api.create_repo(space_id, repo_type="space", space_sdk="gradio", exist_ok=True)
-        api.upload_folder(repo_id=url.repo_id, repo_type="space", folder_path=directory, commit_message="nsmc-serve demo")
+        api.upload_folder(
+            repo_id=url.repo_id, repo_type="space", folder_path=directory, commit_message="nsmc-serve demo"
+        )
     except Exception as err:  # huggingface_hub raises many types; the user needs the message, not the stack
         raise ServeError(f"could not push the Space {space_id} to {api.endpoint}: {err}") from err
     return str(url)
@@ -515,7 +526,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         description="Serve an NSMC classifier as a web page and a JSON API (POST /api/classify), "
         "or write a Hugging Face Space that does.",
     )
-    parser.add_argument("--model", "--model_name_or_path", dest="model", required=True, help="Model directory or Hub id.")
+    parser.add_argument(
+        "--model", "--model_name_or_path", dest="model", required=True, help="Model directory or Hub id."
+    )
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -547,10 +560,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="Most a batch waits for requests expected under load (as many as the last batch held); "
         "a lone client never waits.",
     )
-    parser.add_argument("--max_seq_length", type=int, default=DEFAULT_MAX_SEQ_LENGTH, help="Longer texts are truncated.")
+    parser.add_argument(
+        "--max_seq_length", type=int, default=DEFAULT_MAX_SEQ_LENGTH, help="Longer texts are truncated."
+    )
     parser.add_argument("--device", help="torch device (default: cuda if available, else cpu).")
     parser.add_argument("--token", help="Hub token for a private model or --push_space (default: HF_TOKEN).")
-    parser.add_argument("--write_space", type=Path, metavar="DIR", help="Write a Space running this demo into DIR and exit.")
+    parser.add_argument(
+        "--write_space", type=Path, metavar="DIR", help="Write a Space running this demo into DIR and exit."
+    )
     parser.add_argument("--push_space", metavar="USER/NAME", help="With --write_space: upload DIR as this Space.")
     args = parser.parse_args(argv)
     if args.push_space and not args.write_space:
