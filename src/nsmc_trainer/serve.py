@@ -430,17 +430,19 @@ def serve(
 
 # --- a Hugging Face Space running the same demo ---
 
-SPACE_APP = '''"""The nsmc-trainer web demo of {model}, as written by `nsmc-serve --write_space`.
-
-The Space sets GRADIO_SERVER_NAME=0.0.0.0; run locally, `python app.py` serves on 127.0.0.1:7860.
-"""
+SPACE_APP = '''"""The nsmc-trainer web demo of {model}, as written by `nsmc-serve --write_space`."""
 
 import os
+import sys
 
 from nsmc_trainer.serve import main
 
-main(["--model", {model!r}, "--host", os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-      "--port", os.environ.get("GRADIO_SERVER_PORT", "7860")])
+MODEL = "{model}"
+# A Space sets GRADIO_SERVER_NAME=0.0.0.0 and its port; run elsewhere, the demo stays on this machine.
+HOST = os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1")
+PORT = os.environ.get("GRADIO_SERVER_PORT", "7860")
+
+sys.exit(main(["--model", MODEL, "--host", HOST, "--port", PORT]))
 '''
 
 SPACE_REQUIREMENTS = """\
