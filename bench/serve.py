@@ -74,7 +74,8 @@ def free_port() -> int:
 def start_server(model_dir: Path, max_batch_size: int, threads: int | None, log: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
     args = [sys.executable, "-m", "nsmc_trainer.serve", "--model", str(model_dir), "--port", str(port)]
-    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+    # NO_PROXY: gradio checks its own URL through httpx, which would send it to a configured proxy.
+    env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     with log.open("w") as out:
         process = subprocess.Popen([*args, "--max_batch_size", str(max_batch_size)], env=env, stdout=out, stderr=out)
     deadline = time.monotonic() + 180

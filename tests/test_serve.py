@@ -39,6 +39,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 ARTIFACTS = REPO / "out-test-artifacts"
+# Straight to 127.0.0.1, whatever http_proxy the machine sets (gradio checks its own URL through httpx).
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+NO_PROXY = {"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
 
 def free_port() -> int:
@@ -51,7 +54,7 @@ def post(url: str, body: bytes) -> tuple[int, dict]:
     """(status, JSON answer) of a POST, error statuses included."""
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
+        with LOCAL.open(request, timeout=60) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
@@ -62,7 +65,7 @@ def post_json(url: str, payload: object) -> tuple[int, dict]:
 
 
 def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with LOCAL.open(url, timeout=30) as response:
         return json.loads(response.read())
 
 
@@ -97,7 +100,7 @@ def server(output_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """`nsmc-serve --model OUTPUT_DIR` on a free 127.0.0.1 port, for the whole module."""
     log, port = tmp_path_factory.mktemp("serve") / "server.log", free_port()
     args = [sys.executable, "-m", "nsmc_trainer.serve", "--model", str(output_dir), "--port", str(port)]
-    process, url = start_server(args, dict(os.environ), REPO, log, port)
+    process, url = start_server(args, {**os.environ, **NO_PROXY}, REPO, log, port)
     yield url
     stop(process)
 
