@@ -1,4 +1,4 @@
-"""The commands: `nsmc-train` (and `run_nsmc.py`), `nsmc-predict`, `nsmc-push`, `nsmc-download`.
+"""The commands: `nsmc-train` (and `run_nsmc.py`), `nsmc-predict`, `nsmc-push`, `nsmc-serve`, `nsmc-download`.
 
 Each parses its flags, calls the pipeline, and turns an error it can explain into one line on
 stderr and exit status `EXIT_ERROR`, never a traceback.
@@ -32,7 +32,17 @@ from .hub import PushError, push_output_dir
 from .interrupts import TrainingInterrupted
 from .model import ModelLoadError, load_classifier
 from .predict import DEFAULT_BATCH_SIZE, classify
+from .serve import (
+    CPU_BATCH_SIZE,
+    DEFAULT_HOST,
+    DEFAULT_MAX_BATCH_SIZE,
+    DEFAULT_MAX_WAIT_MS,
+    DEFAULT_PORT,
+    ServeError,
+    serve,
+)
 from .smoke import run_smoke_test
+from .space import push_space, write_space
 from .train import train
 
 
@@ -222,6 +232,99 @@ def push_main(argv: Sequence[str] | None = None) -> int:
         return fail("nsmc-push", error)
     print(url)
     return 0
+
+
+# nsmc-serve
+
+
+
+def parse_serve_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="nsmc-serve",
+        description="Serve an NSMC classifier as a web page and a JSON API (POST /api/classify), "
+        "or write a Hugging Face Space that does.",
+    )
+    parser.add_argument(
+        "--model", "--model_name_or_path", dest="model", required=True, help="Model directory or Hub id."
+    )
+    parser.add_argument(
+        "--host",
+        default=DEFAULT_HOST,
+        help="Address to listen on (default 127.0.0.1: this machine only). 0.0.0.0 opens the demo, "
+        "which has no login, to every machine that can reach this one.",
+    )
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument(
+        "--share",
+        action="store_true",
+        help="Also serve through a public gradio.live link (the book used ngrok): anyone with the link can use it.",
+    )
+    parser.add_argument(
+        "--max_batch_size",
+        type=int,
+        default=DEFAULT_MAX_BATCH_SIZE,
+        help="Most texts gathered from concurrent requests into one batch; 1 turns batching off.",
+    )
+    parser.add_argument(
+        "--batch_size",
+        type=int,
+        help=f"Texts per forward pass, once a gathered batch is sorted by length (default: {CPU_BATCH_SIZE} "
+        "on the CPU, --max_batch_size on a GPU).",
+    )
+    parser.add_argument(
+        "--max_wait_ms",
+        type=float,
+        default=DEFAULT_MAX_WAIT_MS,
+        help="Most a batch waits for requests expected under load (as many as the last batch held); "
+        "a lone client never waits.",
+    )
+    parser.add_argument(
+        "--max_seq_length", type=int, default=MAX_SEQ_LENGTH, help="Longer texts are truncated."
+    )
+    parser.add_argument("--device", help="torch device (default: cuda if available, else cpu).")
+    parser.add_argument("--token", help="Hub token for a private model or --push_space (default: HF_TOKEN).")
+    parser.add_argument(
+        "--write_space", type=Path, metavar="DIR", help="Write a Space running this demo into DIR and exit."
+    )
+    parser.add_argument("--push_space", metavar="USER/NAME", help="With --write_space: upload DIR as this Space.")
+    args = parser.parse_args(argv)
+    if args.push_space and not args.write_space:
+        parser.error("--push_space needs --write_space DIR")
+    if args.max_batch_size < 1 or (args.batch_size is not None and args.batch_size < 1):
+        parser.error("--max_batch_size and --batch_size must be at least 1")
+    return args
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    args = parse_serve_args(argv)
+    try:
+        if args.write_space:
+            for path in write_space(args.write_space, args.model):
+                print(path)
+            if args.push_space:
+                print(push_space(args.write_space, args.push_space, args.token))
+            return 0
+        if args.host != DEFAULT_HOST or args.share:
+            print("nsmc-serve: warning: the demo has no login; anyone who can reach it can use it", file=sys.stderr)
+        serve(
+            args.model,
+            args.host,
+            args.port,
+            args.share,
+            args.max_batch_size,
+            args.batch_size,
+            args.max_wait_ms,
+            args.max_seq_length,
+            args.device,
+            args.token,
+        )
+    except (ServeError, ModelLoadError) as error:
+        return fail("nsmc-serve", error)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
 
 
 # nsmc-download

@@ -1,6 +1,7 @@
 """The pretrained encoder and its tokenizer: loaded for fine-tuning with a fresh classification head,
 or, fine-tuned, for classifying; a name that leads nowhere is one clear `ModelLoadError`."""
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -17,14 +18,21 @@ class ModelLoadError(RuntimeError):
     """The model or tokenizer named on the command line cannot be loaded; the message says what to pass."""
 
 
-def looks_like_path(name: str) -> bool:
-    """A Hub id is `name` or `owner/name`; anything else can only be meant as a directory."""
-    return name.startswith((".", "/", "~")) or name.count("/") > 1 or "\\" in name
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+
+def is_hub_id(name: str) -> bool:
+    """`name` or `owner/name` that is no local path; when `owner` is a local directory,
+    `owner/name` was meant as a directory inside it."""
+    path = Path(name)
+    if path.exists() or HUB_ID.match(name) is None:
+        return False
+    return "/" not in name or not path.parent.is_dir()
 
 
 def loaded(name: str, load: Callable[[], T]) -> T:
     """`load()`, with a missing directory or an unknown Hub id turned into one line naming `name`."""
-    if looks_like_path(name) and not Path(name).expanduser().is_dir():
+    if not is_hub_id(name) and not Path(name).expanduser().is_dir():
         raise ModelLoadError(
             f"{name}: no such model directory. Pass a directory written by save_pretrained (nsmc-train's "
             "--output_dir), or a Hugging Face Hub model id such as beomi/kcbert-base"
