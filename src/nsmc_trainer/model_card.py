@@ -244,15 +244,21 @@ def _epochs_section(output_dir: Path, metric: str, greater_is_better: bool) -> s
         f"{_number_cell(r.accuracy)} |"
         for r in results
     ]
-    best = results[best_index(log_history, metric, greater_is_better)]
+    best_at = best_index(log_history, metric, greater_is_better)
+    kept = (
+        f"This model is the checkpoint of epoch {_format_value(results[best_at].epoch)} (step {results[best_at].step}), "
+        f"the best by `{metric}`.\n\n"
+        if best_at is not None
+        else ""
+    )
     return (
         "## Training results / 에폭별 결과\n\n"
         "Training loss is the mean over the epoch's logged steps; validation loss and accuracy are measured "
         "after each epoch.\n\n"
         "| Training Loss | Epoch | Step | Validation Loss | Accuracy |\n|---|---|---|---|---|\n"
         + "\n".join(rows)
-        + f"\n\nThis model is the checkpoint of epoch {_format_value(best.epoch)} (step {best.step}), the best by "
-        f"`{metric}`.\n\n"
+        + "\n\n"
+        + kept
     )
 
 
