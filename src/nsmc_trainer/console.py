@@ -10,6 +10,7 @@ every library alike (`debug` shows everything); replicas log at `--log_level_rep
 import hashlib
 import logging
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import datasets
 import huggingface_hub
 import torch
 import transformers
+from tqdm.contrib.logging import logging_redirect_tqdm
 from transformers import PrinterCallback, ProgressCallback, Trainer, TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from .history import best_index, epoch_results
@@ -68,10 +70,14 @@ def setup_logging(training_args: TrainingArguments) -> None:
     # datasets keeps its own handler; propagated too, its lines would print twice.
     datasets.utils.logging.set_verbosity(libraries)
     datasets.utils.logging.disable_propagation()
+    # Set or undone each time, since a notebook may call this again with another level.
+    trainer_logger = logging.getLogger(TRAINER_LOGGER)
     if ours == logging.INFO and libraries > logging.INFO:
-        trainer_logger = logging.getLogger(TRAINER_LOGGER)
         trainer_logger.setLevel(logging.INFO)
         trainer_logger.addFilter(only_training_summary)
+    else:
+        trainer_logger.setLevel(logging.NOTSET)
+        trainer_logger.removeFilter(only_training_summary)
     if ours > logging.DEBUG:
         quiet_progress_bars()
 
@@ -161,6 +167,12 @@ class LossProgressCallback(ProgressCallback):
     def on_log(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, logs=None, **kwargs):
         if state.is_world_process_zero and self.training_bar is not None and logs and "loss" in logs:
             self.training_bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs.get('learning_rate', 0):.2e}")
+
+
+def lines_above_the_bar() -> AbstractContextManager:
+    """Log lines written through tqdm while training, so that they print above Trainer's progress bar
+    instead of into it."""
+    return logging_redirect_tqdm(loggers=[logging.getLogger()])
 
 
 def use_console_callbacks(trainer: Trainer) -> None:

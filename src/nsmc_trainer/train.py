@@ -16,7 +16,14 @@ from .config import (
     apply_book_exact,
     apply_device_defaults,
 )
-from .console import WeightsChecksumCallback, describe_result, describe_setup, setup_logging, use_console_callbacks
+from .console import (
+    WeightsChecksumCallback,
+    describe_result,
+    describe_setup,
+    lines_above_the_bar,
+    setup_logging,
+    use_console_callbacks,
+)
 from .curves import write_training_curves
 from .data import evaluation_split, load_corpus
 from .evaluation import evaluate_final_model
@@ -75,7 +82,7 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: N
     )
     use_console_callbacks(trainer)
 
-    with checkpoint_on_signals(trainer):
+    with checkpoint_on_signals(trainer), lines_above_the_bar():
         train_result = trainer.train(resume_from_checkpoint=prepare_output_dir(training_args))
     save_model_atomically(trainer)
     train_metrics = dict(train_result.metrics, train_samples=len(features["train"]))
