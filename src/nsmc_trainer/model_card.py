@@ -23,7 +23,14 @@ DATASET_NAME = "NSMC (Naver Sentiment Movie Corpus)"
 DEFAULT_TAGS = ("text-classification", "sentiment-analysis", "korean", "bert", "nsmc")
 # Tags that hold for any Korean corpus; the sentiment and NSMC ones only for NSMC.
 OWN_CORPUS_TAGS = ("text-classification", "korean", "bert")
-FRAMEWORKS = {"transformers": "Transformers", "torch": "PyTorch", "datasets": "Datasets", "tokenizers": "Tokenizers", "accelerate": "Accelerate"}
+# The packages whose versions the card lists, as the Hub's Trainer cards do, and their display names.
+FRAMEWORKS = {
+    "transformers": "Transformers",
+    "torch": "PyTorch",
+    "datasets": "Datasets",
+    "tokenizers": "Tokenizers",
+    "accelerate": "Accelerate",
+}
 CURVES_HEADING = "## Learning curves / 학습 곡선"
 # A Hub cache snapshot directory names its repo: .../models--beomi--kcbert-base/snapshots/<sha>
 HUB_CACHE_DIR = re.compile(r"models--([\w.-]+)--([\w.-]+)")
@@ -192,7 +199,9 @@ def _results_section(eval_results: Mapping[str, Any], evaluated: EvaluatedData) 
     data = f"the NSMC {evaluated.split} set" if evaluated.is_nsmc else f"`{evaluated.file}` (the {evaluated.split} split)"
     where = f"{data} ({samples:,} {'reviews' if evaluated.is_nsmc else 'examples'})" if samples else data
     epoch = eval_results.get("epoch")
-    when = f", after epoch {_format_value(float(epoch))} of training, with the run's best checkpoint" if epoch is not None else ""
+    when = ""
+    if epoch is not None:
+        when = f", after epoch {_format_value(float(epoch))} of training, with the run's best checkpoint"
     return f"Evaluated on {where}{when}.\n\n| Metric | Value |\n|---|---|\n" + "\n".join(rows) + "\n"
 
 
@@ -283,7 +292,10 @@ def _confusion_section(output_dir: Path) -> str:
     labels = record["labels"]
     header = "| true \\ predicted | " + " | ".join(f"`{label}`" for label in labels) + " |"
     rule = "|---" * (len(labels) + 1) + "|"
-    rows = [f"| `{label}` | " + " | ".join(f"{count:,}" for count in counts) + " |" for label, counts in zip(labels, record["matrix"])]
+    rows = [
+        f"| `{label}` | " + " | ".join(f"{count:,}" for count in counts) + " |"
+        for label, counts in zip(labels, record["matrix"])
+    ]
     return (
         f"Confusion matrix of the final evaluation ({record['split']} split; rows: true label, columns: "
         "predicted label):\n\n" + "\n".join([header, rule, *rows]) + "\n"
