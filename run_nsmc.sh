@@ -10,12 +10,18 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 target="${1:-gpu}"
 shift || true
+# On the CPU, accelerate picks one thread per physical core and prints a "values were not passed"
+# note saying so; passing the same number (or OMP_NUM_THREADS) keeps the console quiet.
+cpu_threads() {
+  echo "${OMP_NUM_THREADS:-$(python3 -c 'import psutil; print(psutil.cpu_count(logical=False) or 1)' 2>/dev/null || nproc)}"
+}
+launcher=()
 case "$target" in
   serve) exec nsmc-serve "$@" ;;
   gpu) config=single_gpu.yaml; defaults=() ;;
   tpu) config=tpu_v2-8.yaml; defaults=(--per_device_train_batch_size 4 --per_device_eval_batch_size 4) ;;
-  cpu) config=cpu.yaml; defaults=() ;;
-  smoke) config=cpu.yaml; defaults=(--smoke_test) ;;
+  cpu) config=cpu.yaml; defaults=(); launcher=(--num_cpu_threads_per_process "$(cpu_threads)") ;;
+  smoke) config=cpu.yaml; defaults=(--smoke_test); launcher=(--num_cpu_threads_per_process "$(cpu_threads)") ;;
   *) echo "usage: bash run_nsmc.sh [gpu|tpu|cpu|smoke] [run_nsmc.py flags...] | bash run_nsmc.sh serve [nsmc-serve flags...]" >&2; exit 2 ;;
 esac
-exec accelerate launch --config_file "$here/accelerate_configs/$config" "$here/run_nsmc.py" "${defaults[@]}" "$@"
+exec accelerate launch --config_file "$here/accelerate_configs/$config" "${launcher[@]}" "$here/run_nsmc.py" "${defaults[@]}" "$@"

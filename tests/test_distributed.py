@@ -10,19 +10,25 @@ sums in another order, so their losses agree to rounding.
 Every process logs a checksum of its weights after each epoch (`WeightsChecksumCallback`); with
 `--log_level_replica info` rank 1's lines show too, which proves both ranks ran and held the
 same weights.
+
+Both runs keep the main process's default console (no --log_level), so their captured output is
+also what a learner sees: checked here for what it must say and the library noise it must not show.
 """
 
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from transformers import AutoModelForSequenceClassification
 
 from conftest import NSMC_MINI, REPO, TINY_MODEL, require
+from hub_server import validate_card_metadata
 from nsmc_trainer.console import weights_checksum
 
 # A multiple of the global batch, so that neither run has a partial last batch (with 2 processes
@@ -37,6 +43,9 @@ LEARNING_RATE = 1e-3
 # or schedule is off by far more (the average_tokens_across_devices trap doubles the loss).
 LOSS_TOLERANCE = 1e-3
 CHECKSUM_LINE = re.compile(r"process (\d+)/(\d+): weights checksum after (.+): ([0-9a-f]{16})")
+# What the default console must not show: accelerate's note on values not passed, datasets' bars of
+# our cache writes, transformers' table of the new head, torch's pin_memory warning without a GPU.
+NOISE = ("were not passed to `accelerate launch`", "Saving the dataset", "LOAD REPORT", "MISSING", "pin_memory", "Warning")
 
 
 def dropout_free_copy(model_dir: Path, destination: Path) -> Path:
@@ -51,7 +60,9 @@ def dropout_free_copy(model_dir: Path, destination: Path) -> Path:
     return destination
 
 
-def launch(launcher_args: list[str], model: Path, output_dir: Path, features: Path, batch_size: int) -> str:
+def launch(
+    launcher_args: list[str], model: Path, output_dir: Path, features: Path, batch_size: int, log_flags: list[str]
+) -> str:
     command = [
         sys.executable, "-m", "accelerate.commands.launch", *launcher_args,
         str(REPO / "run_nsmc.py"),
@@ -64,8 +75,7 @@ def launch(launcher_args: list[str], model: Path, output_dir: Path, features: Pa
         "--num_train_epochs", str(EPOCHS),
         "--learning_rate", str(LEARNING_RATE),
         "--logging_steps", "5",
-        "--log_level", "info",
-        "--log_level_replica", "info",
+        *log_flags,
         "--report_to", "none",
         "--disable_tqdm", "true",
     ]  # fmt: skip
@@ -91,9 +101,9 @@ def runs(tmp_path_factory) -> dict[str, tuple[Path, str]]:
     configs = REPO / "accelerate_configs"
     two = launch(
         ["--config_file", str(configs / "multi_gpu.yaml"), "--num_processes", "2", "--mixed_precision", "no"],
-        model, root / "two", root / "features", 16,
+        model, root / "two", root / "features", 16, ["--log_level_replica", "info"],
     )  # fmt: skip
-    one = launch(["--config_file", str(configs / "cpu.yaml")], model, root / "one", root / "features", 32)
+    one = launch(["--config_file", str(configs / "cpu.yaml")], model, root / "one", root / "features", 32, [])
     return {"two": (root / "two", two), "one": (root / "one", one)}
 
 
@@ -152,3 +162,49 @@ def test_one_model_written_once(runs):
         f"{best}/model.safetensors",
         "model.safetensors",
     ]
+
+
+@pytest.mark.parametrize("run", ["one", "two"])
+def test_the_default_console_says_where_what_and_where_to_and_nothing_else(runs, run):
+    output_dir, log = runs[run]
+    processes = {"one": 1, "two": 2}[run]
+    assert re.search(rf"Training on cpu.*: 32 reviews per optimizer step = {32 // processes} per device x {processes} process", log)
+    # The two-process run goes first and fills the cache; the one-process run reuses it.
+    if run == "two":
+        assert "Cached the parsed corpus in" in log and "Tokenizing features for 'train'" in log
+    else:
+        assert "Reusing the corpus read earlier" in log and "Reusing cached features for 'train'" in log
+    assert "tokens: [CLS] 흠 . . . 포 ##스터 ##보고 초딩 ##영화 ##줄" in log and "label: positive" in log
+    assert "the classification head (classifier.bias, classifier.weight)" in log
+    assert "***** Running training *****" in log and "Num update steps per epoch = 30" in log
+    assert re.search(r"epoch 1/2: learning rate 1\.00e-03, training loss 0\.\d{4}, eval loss 0\.\d{4}, accuracy \d+\.\d\d%", log)
+    assert f"is in {output_dir}" in log and f"nsmc-push {output_dir} --hub_model_id YOUR_NAME/{output_dir.name}" in log
+    for noise in NOISE:
+        assert noise not in log, noise
+    assert "{'loss'" not in log and "{'eval_loss'" not in log, "Trainer's dictionaries are replaced by our lines"
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the PNG signature and IHDR chunk, without an image library."""
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n" and header[12:16] == b"IHDR", "not a PNG"
+    return struct.unpack(">II", header[16:24])
+
+
+def test_learning_curves_are_drawn_and_the_card_shows_them_with_nsmc_metadata(runs):
+    pytest.importorskip("matplotlib")
+    output_dir, _ = runs["one"]
+    width, height = png_size(output_dir / "training_curves.png")
+    assert 1000 <= width <= 2000 and 300 <= height <= 1000
+    card = (output_dir / "README.md").read_text(encoding="utf-8")
+    assert "](training_curves.png)" in card
+    meta = yaml.safe_load(card.split("---\n", 2)[1])
+    assert meta["datasets"] == ["nsmc"] and "base_model" not in meta  # a local model with no Hub id
+    [result] = meta["model-index"][0]["results"]
+    assert result["dataset"]["type"] == "nsmc" and result["dataset"]["split"] == "test"
+    assert validate_card_metadata(card) == ([], [])
+    assert "| Training Loss | Epoch | Step | Validation Loss | Accuracy |" in card
+    assert " | 1 | 30 | " in card and " | 2 | 60 | " in card
+    matrix = json.loads((output_dir / "confusion_matrix.json").read_text())
+    assert matrix["labels"] == ["negative", "positive"] and sum(map(sum, matrix["matrix"])) == 500
+    assert "| true \\ predicted | `negative` | `positive` |" in card

@@ -253,3 +253,44 @@ def test_files_holding_the_token_are_never_pushed(fake_output_dir):
 def test_push_needs_model_weights(tmp_path):
     with pytest.raises(PushError, match="No model weights"):
         push_output_dir(tmp_path, "test-user/nsmc", token="hf_x")
+
+
+LOG_HISTORY = [
+    {"epoch": 0.5, "step": 2, "loss": 0.70, "learning_rate": 1e-3},
+    {"epoch": 1.0, "step": 4, "loss": 0.66, "learning_rate": 1e-3},
+    {"epoch": 1.0, "step": 4, "eval_loss": 0.64, "eval_accuracy": 0.61},
+    {"epoch": 1.5, "step": 6, "loss": 0.58, "learning_rate": 9e-4},
+    {"epoch": 2.0, "step": 8, "loss": 0.55, "learning_rate": 9e-4},
+    {"epoch": 2.0, "step": 8, "eval_loss": 0.66, "eval_accuracy": 0.63},
+]
+
+
+def test_nsmc_push_draws_missing_learning_curves_and_puts_them_in_the_card(hub, card_dir, tmp_path):
+    pytest.importorskip("matplotlib")
+    directory = tmp_path / "trained-without-matplotlib"
+    shutil.copytree(card_dir, directory)
+    (directory / "trainer_state.json").write_text(json.dumps({"epoch": 2.0, "log_history": LOG_HISTORY}))
+    assert "training_curves.png" not in (directory / "README.md").read_text(encoding="utf-8")
+
+    repo_id = "test-user/kcbert-nsmc-curves"
+    cli = [str(Path(sys.executable).with_name("nsmc-push")), str(directory), "--hub_model_id", repo_id, "--token", hub.token]
+    result = run_python(cli, hub.client_env(tmp_path / "hf-cli"))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    files = hub.repos[repo_id].files
+    assert files["training_curves.png"][:8] == b"\x89PNG\r\n\x1a\n"
+    assert "![" in files["README.md"].decode() and "](training_curves.png)" in files["README.md"].decode()
+
+
+def test_card_names_the_hub_base_model_of_a_local_copy_never_its_path(tmp_path):
+    saved = tmp_path / "kcbert-copy"
+    saved.mkdir()
+    (saved / "config.json").write_text(json.dumps({"_name_or_path": "beomi/kcbert-base", "model_type": "bert"}))
+    snapshot = tmp_path / "hub" / "models--beomi--kcbert-base" / "snapshots" / "0123abc"
+    snapshot.mkdir(parents=True)
+    for base in (saved, snapshot):
+        readme = write_model_card(tmp_path, base_model=str(base), hyperparameters=HYPERPARAMETERS, eval_results={})
+        text = readme.read_text(encoding="utf-8")
+        assert front_matter(readme)["base_model"] == "beomi/kcbert-base"
+        assert str(base) not in text
+        assert validate_card_metadata(text) == ([], [])

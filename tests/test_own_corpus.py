@@ -8,6 +8,9 @@ import csv
 import json
 from pathlib import Path
 
+import yaml
+
+from hub_server import validate_card_metadata
 from nsmc_trainer.cli import main
 
 COMMENTS = {
@@ -72,6 +75,16 @@ def test_three_classes_train_and_unlabelled_test_rows_get_predictions(tmp_path, 
     assert [row["id"] for row in predictions] == ["2", "4"]  # line numbers in test.tsv
     assert all(row["label"] in COMMENTS for row in predictions)
     assert all(0 < float(row["score"]) <= 1 for row in predictions)
+
+    # The card names the file evaluated, not NSMC, and its confusion matrix uses the user's labels.
+    card = (output_dir / "README.md").read_text(encoding="utf-8")
+    meta = yaml.safe_load(card.split("---\n", 2)[1])
+    assert "datasets" not in meta and "nsmc" not in meta["tags"] and "sentiment-analysis" not in meta["tags"]
+    [result] = meta["model-index"][0]["results"]
+    assert result["dataset"] == {"name": "validation.jsonl (3 examples)", "type": "validation.jsonl", "split": "validation"}
+    assert validate_card_metadata(card) == ([], [])
+    assert "NSMC" not in card.split("## Citation")[0]
+    assert "| true \\ predicted | `긍정` | `부정` | `중립` |" in card
 
 
 def test_a_labelled_test_file_next_to_validation_is_scored_separately(tmp_path, tiny_model_dir):

@@ -236,7 +236,7 @@ def terminated(root, uninterrupted) -> TerminatedRun:
     output_dir = root / "terminated"
     log = root / "terminated-1.log"
     launcher = start(training_command(output_dir, root / "features", launcher=True), log)
-    wait_until(lambda: "'loss'" in log.read_text(), launcher, "the first training step")
+    wait_until(lambda: "training loss" in log.read_text(), launcher, "the first training step")
     launcher.send_signal(signal.SIGTERM)
     launcher.wait(timeout=TIMEOUT_S)
     # The training process outlives the launcher by the time it takes to finish its step and save.

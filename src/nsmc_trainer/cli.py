@@ -17,6 +17,7 @@ from transformers import HfArgumentParser, PreTrainedModel
 
 from .checkpoints import OutputDirError
 from .config import EXIT_ERROR, LABEL_COLUMN, MAX_SEQ_LENGTH, DataArguments, ModelArguments, NsmcTrainingArguments
+from .curves import CURVES_FILE, write_training_curves
 from .data import DataFileError, read_data_file, read_text
 from .download import (
     BASE_URL_ENV,
@@ -30,6 +31,7 @@ from .download import (
 )
 from .hub import PushError, push_output_dir
 from .interrupts import TrainingInterrupted
+from .model_card import add_curves_to_card
 from .model import ModelLoadError, load_classifier
 from .predict import DEFAULT_BATCH_SIZE, classify
 from .serve import (
@@ -218,8 +220,12 @@ def push_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--token", default=None, help="Hub write token (default: HF_TOKEN or `hf auth login`).")
     parser.add_argument("--commit_message", default="Upload NSMC sentiment classifier")
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not (args.output_dir / "README.md").is_file():
         print(f"warning: {args.output_dir} has no README.md; the repo will have no model card.", file=sys.stderr)
+    # An output directory trained without matplotlib gets its learning curves now, and its card shows them.
+    if args.output_dir.is_dir() and not (args.output_dir / CURVES_FILE).is_file() and write_training_curves(args.output_dir):
+        add_curves_to_card(args.output_dir)
     try:
         url = push_output_dir(
             args.output_dir,

@@ -6,6 +6,7 @@ Flag names follow transformers' `examples/pytorch/text-classification/run_classi
 import importlib.util
 from dataclasses import dataclass, field
 
+import torch
 from transformers import TrainingArguments
 
 NSMC_LABELS = ("negative", "positive")
@@ -234,3 +235,9 @@ def apply_book_exact(data_args: DataArguments, training_args: NsmcTrainingArgume
         training_args.train_sampling_strategy = "random"
         training_args.max_grad_norm = 0.0
         data_args.pad_to_max_length = True
+
+
+def apply_device_defaults(training_args: NsmcTrainingArguments) -> None:
+    """Pinned memory only speeds up copies to an accelerator; without one, torch warns at every DataLoader."""
+    if not torch.accelerator.is_available():
+        training_args.dataloader_pin_memory = False

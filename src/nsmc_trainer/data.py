@@ -460,6 +460,7 @@ def load_files_cached(
         evaluation_split(corpus, data_files["train"])  # a corpus that cannot be trained on is not cached
         cache_dir.mkdir(parents=True, exist_ok=True)
         save_corpus(corpus, directory, manifest)
+        logger.info("Cached the parsed corpus in %s: later runs on the same files reuse it", directory)
         return DatasetDict.load_from_disk(str(directory))
 
     corpus, reused = load_or_build(
@@ -511,8 +512,12 @@ def load_corpus(data_args: DataArguments) -> DatasetDict:
         data_args.overwrite_cache,
     )
     eval_split = evaluation_split(corpus, data_files["train"])
-    if data_args.max_train_samples is not None:
-        corpus["train"] = corpus["train"].select(range(min(data_args.max_train_samples, len(corpus["train"]))))
-    if data_args.max_eval_samples is not None:
-        corpus[eval_split] = corpus[eval_split].select(range(min(data_args.max_eval_samples, len(corpus[eval_split]))))
+    limits = (
+        ("train", data_args.max_train_samples, "--max_train_samples"),
+        (eval_split, data_args.max_eval_samples, "--max_eval_samples"),
+    )
+    for split, limit, flag in limits:
+        if limit is not None and limit < len(corpus[split]):
+            logger.info("Using the first %d of the %d '%s' examples (%s)", limit, len(corpus[split]), split, flag)
+            corpus[split] = corpus[split].select(range(limit))
     return corpus

@@ -39,6 +39,8 @@ UPLOAD_PATTERNS = (
     "README.md",
     "*results.json",
     "trainer_state.json",
+    "training_curves.png",
+    "confusion_matrix.json",
 )
 
 

@@ -54,6 +54,13 @@ PRIVATE_APIS = (
         "trainer.NsmcTrainer: eval_loss recomputed per example from the gathered logits",
     ),
     PrivateApi(
+        Trainer,
+        "_inner_training_loop",
+        ("self",),
+        "console.only_training_summary: the one method whose INFO lines (the \"Running training\" block) "
+        "the default console shows",
+    ),
+    PrivateApi(
         datasets.Dataset,
         "_fingerprint",
         (),

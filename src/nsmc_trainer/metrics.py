@@ -37,9 +37,14 @@ class ClassificationMetrics(evaluate.Metric):
         }
 
 
+def logits_of(predictions: np.ndarray | tuple) -> np.ndarray:
+    """The logits among what the model returned (a tuple when it also returns hidden states)."""
+    return predictions[0] if isinstance(predictions, tuple) else predictions
+
+
 def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     """Trainer's `compute_metrics`: logits -> predicted class -> accuracy and macro F1."""
-    logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
+    logits = logits_of(prediction.predictions)
     metric = ClassificationMetrics(keep_in_memory=True)
     return metric.compute(predictions=np.argmax(logits, axis=-1), references=prediction.label_ids)
 
@@ -52,8 +57,16 @@ def mean_cross_entropy(predictions: np.ndarray | tuple, label_ids: np.ndarray) -
     pad it to full size. Recomputed here per example, eval_loss (which picks the best checkpoint)
     is the same whatever the batch size and number of processes.
     """
-    logits = predictions[0] if isinstance(predictions, tuple) else predictions
+    logits = logits_of(predictions)
     loss = torch.nn.functional.cross_entropy(
         torch.as_tensor(logits, dtype=torch.float32), torch.as_tensor(label_ids, dtype=torch.long)
     )
     return loss.item()
+
+
+def confusion_matrix(predictions: np.ndarray | tuple, label_ids: np.ndarray, num_labels: int) -> list[list[int]]:
+    """Counts of (true label, predicted label), rows by true label: which mistakes one accuracy figure hides."""
+    predicted = np.argmax(logits_of(predictions), axis=-1)
+    matrix = np.zeros((num_labels, num_labels), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(label_ids), predicted), 1)
+    return matrix.tolist()
