@@ -16,6 +16,7 @@ from .config import MAX_SEQ_LENGTH, DataArguments
 from .curves import CURVES_FILE
 from .evaluation import CONFUSION_MATRIX_FILE
 from .history import best_index, epoch_results, read_log_history
+from .model import is_hub_id
 from .schedule import describe_schedule
 
 DATASET_ID = "nsmc"
@@ -116,9 +117,8 @@ def evaluated_data(data_args: DataArguments, eval_split: str) -> EvaluatedData:
 
 
 def _is_hub_id(model_name_or_path: str) -> bool:
-    """base_model in the metadata must name a Hub repo; a local path would be rejected there."""
-    parts = model_name_or_path.split("/")
-    return len(parts) == 2 and all(parts) and not Path(model_name_or_path).exists()
+    """base_model in the metadata must name a Hub repo as `owner/name`; a local path would be rejected there."""
+    return "/" in model_name_or_path and is_hub_id(model_name_or_path)
 
 
 def base_model_id(model_name_or_path: str) -> str | None:

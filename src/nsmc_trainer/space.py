@@ -2,6 +2,7 @@
 `nsmc-serve --write_space DIR [--push_space USER/NAME]`."""
 
 import shutil
+from importlib.metadata import requires
 from pathlib import Path
 
 from huggingface_hub import HfApi
@@ -28,15 +29,7 @@ except (ModelLoadError, ServeError) as error:
     sys.exit(f"app.py: error: {{error}}")
 '''
 
-SPACE_REQUIREMENTS = """\
-# The CPU build of torch: a free Space has no GPU, and the CUDA build is gigabytes.
---extra-index-url https://download.pytorch.org/whl/cpu
-torch
-transformers>=5.0,<6
-huggingface_hub>=1.0
-safetensors
-tqdm
-"""
+CPU_TORCH_INDEX = "--extra-index-url https://download.pytorch.org/whl/cpu"
 
 SPACE_README = """\
 ---
@@ -60,6 +53,13 @@ positive with both probabilities. JSON API: `POST /api/classify` with `{{"text":
 `{{"texts": [...]}}`. Written by `nsmc-serve --write_space` of nsmc-trainer.
 """
 
+def space_requirements() -> str:
+    """This package's own dependencies, which its copy in the Space imports; torch as the CPU build,
+    as a free Space has no GPU and the CUDA build is gigabytes."""
+    core = [requirement for requirement in requires("nsmc-trainer") or [] if "extra ==" not in requirement]
+    return "\n".join([CPU_TORCH_INDEX, *core]) + "\n"
+
+
 def write_space(directory: Path, model: str) -> list[Path]:
     """app.py, requirements.txt, a README with Space metadata, and this package.
 
@@ -72,7 +72,7 @@ def write_space(directory: Path, model: str) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     files = {
         directory / "app.py": SPACE_APP.format(model=model),
-        directory / "requirements.txt": SPACE_REQUIREMENTS,
+        directory / "requirements.txt": space_requirements(),
         directory / "README.md": SPACE_README.format(model=model, gradio_version=gr.__version__),
     }
     for path, text in files.items():
