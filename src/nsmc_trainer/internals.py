@@ -31,6 +31,12 @@ PRIVATE_APIS = (
     ),
     PrivateApi(
         Trainer,
+        "_get_dataloader",
+        ("self", "dataset", "description", "batch_size", "sampler_fn", "is_training", "dataloader_key"),
+        "trainer.NsmcTrainer: on XLA, evaluation and prediction sets completed to whole global batches",
+    ),
+    PrivateApi(
+        Trainer,
         "_get_output_dir",
         ("self", "trial"),
         "checkpoints.ResumableCheckpoints: a checkpoint is written into a hidden staging directory",

@@ -1,6 +1,8 @@
 """`NsmcTrainer`: HF Trainer with ratsnlp's optimizer and per-epoch schedule, our samplers, and the
 per-example eval loss. The non-public Trainer methods it overrides are listed in internals.py."""
 
+from collections.abc import Callable
+
 import numpy as np
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -8,7 +10,15 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import EvalLoopOutput, PredictionOutput
 
-from .batching import GlobalLengthGroupedSampler, OrderSampler, WholeBatchesSampler, in_original_order, longest_first, token_lengths
+from .batching import (
+    GlobalLengthGroupedSampler,
+    OrderSampler,
+    WholeBatchesDataset,
+    WholeBatchesSampler,
+    in_original_order,
+    longest_first,
+    token_lengths,
+)
 from .checkpoints import ResumableCheckpoints
 from .metrics import mean_cross_entropy
 from .schedule import create_optimizer, per_epoch_decay
@@ -41,14 +51,35 @@ class NsmcTrainer(ResumableCheckpoints, Trainer):
 
     def _evaluation_order(self, dataset: Dataset) -> np.ndarray | None:
         """Longest reviews first, instead of Trainer's shuffled length groups: padding is minimal and
-        the order is known, so `predict` can put its outputs back. None keeps Trainer's order."""
-        if self.args.train_sampling_strategy != "group_by_length":
-            return None
-        return longest_first(token_lengths(dataset))
+        the order is known, so `predict` can put its outputs back. Otherwise dataset order on XLA,
+        whose filler rows `predict` must cut off, and None (Trainer's order) elsewhere."""
+        if self.args.train_sampling_strategy == "group_by_length":
+            return longest_first(token_lengths(dataset))
+        if self.args.device.type == "xla":
+            return np.arange(len(dataset))
+        return None
 
     def _get_eval_sampler(self, eval_dataset: Dataset) -> Sampler | None:
+        if isinstance(eval_dataset, WholeBatchesDataset):
+            return OrderSampler(eval_dataset.order)
         order = self._evaluation_order(eval_dataset)
         return super()._get_eval_sampler(eval_dataset) if order is None else OrderSampler(order)
+
+    def _get_dataloader(
+        self,
+        dataset: Dataset,
+        description: str,
+        batch_size: int,
+        sampler_fn: Callable[[Dataset], Sampler] | None = None,
+        is_training: bool = False,
+        dataloader_key: str | None = None,
+    ) -> DataLoader:
+        """On XLA, evaluation and prediction in whole global batches: a smaller last batch would be
+        one more compiled graph for the forward pass and each gather (see `WholeBatchesDataset`)."""
+        if self.args.device.type == "xla" and not is_training:
+            global_batch_size = batch_size * self.args.world_size
+            dataset = WholeBatchesDataset(dataset, self._evaluation_order(dataset), global_batch_size)
+        return super()._get_dataloader(dataset, description, batch_size, sampler_fn, is_training, dataloader_key)
 
     def predict(self, test_dataset: Dataset, *args, **kwargs) -> PredictionOutput:
         """Predictions and labels in `test_dataset`'s order, however evaluation batched them."""
