@@ -40,3 +40,9 @@ def test_set_initial_training_values_still_returns_the_steps_per_epoch_second():
     assert "tuple" in str(annotation)
     source = inspect.getsource(Trainer.set_initial_training_values)
     assert "num_update_steps_per_epoch" in source.split("return", 1)[1].split(",")[1]
+
+
+def test_evaluation_loop_still_gathers_through_the_replaceable_gather_function():
+    source = inspect.getsource(Trainer.evaluation_loop)
+    assert "self.gather_function(logits)" in source
+    assert "self.gather_function = self.accelerator.gather_for_metrics" in source

@@ -57,7 +57,8 @@ PRIVATE_APIS = (
         Trainer,
         "evaluation_loop",
         ("self", "dataloader", "description", "prediction_loss_only", "ignore_keys", "metric_key_prefix"),
-        "trainer.NsmcTrainer: eval_loss recomputed per example from the gathered logits",
+        "trainer.NsmcTrainer: eval_loss recomputed per example from the gathered logits; on XLA its "
+        "gather_function (an attribute Trainer resets after the loop) copies each batch to the host",
     ),
     PrivateApi(
         datasets.Dataset,

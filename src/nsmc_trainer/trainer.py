@@ -2,8 +2,11 @@
 per-example eval loss. The non-public Trainer methods it overrides are listed in internals.py."""
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import numpy as np
+from accelerate.utils import send_to_device
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, Dataset, Sampler
@@ -125,7 +128,14 @@ class NsmcTrainer(ResumableCheckpoints, Trainer):
         ignore_keys: list[str] | None = None,
         metric_key_prefix: str = "eval",
     ) -> EvalLoopOutput:
-        """The loss as the mean over every example, not Trainer's mean over batches (see `mean_cross_entropy`)."""
+        """The loss as the mean over every example, not Trainer's mean over batches (see `mean_cross_entropy`).
+
+        On XLA each batch's gathered outputs are copied to the host at once: Trainer would concatenate
+        them on the device, a new shape (and compiled graph) at every batch.
+        """
+        if self.args.device.type == "xla":
+            # Trainer sets gather_for_metrics back after every loop.
+            self.gather_function = partial(gather_to_host, self.accelerator.gather_for_metrics)
         output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
         if output.predictions is not None and output.label_ids is not None:
             output.metrics[f"{metric_key_prefix}_loss"] = mean_cross_entropy(output.predictions, output.label_ids)
@@ -137,6 +147,12 @@ class NsmcTrainer(ResumableCheckpoints, Trainer):
         if self.args.device.type == "xla":
             logs["xla_compilations"] = xla_compilations()
         super().log(logs, start_time)
+
+
+def gather_to_host(gather: Callable[[Any], Any], tensors: Any) -> Any:
+    """`gather(tensors)` copied to the CPU: accelerate's XLA gather has just materialized them, so
+    the copy compiles nothing."""
+    return send_to_device(gather(tensors), "cpu")
 
 
 def xla_compilations() -> int:
