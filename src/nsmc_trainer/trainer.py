@@ -6,11 +6,14 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+import torch
 from accelerate.utils import send_to_device
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader, Dataset, Sampler
-from transformers import Trainer, TrainingArguments
+from transformers import AttentionInterface, AttentionMaskInterface, PreTrainedModel, Trainer, TrainingArguments
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+from transformers.masking_utils import sdpa_mask
 from transformers.trainer_utils import EvalLoopOutput, PredictionOutput
 
 from .batching import (
@@ -34,6 +37,11 @@ class NsmcTrainer(ResumableCheckpoints, Trainer):
     evaluation and prediction, and reads lengths from the token ids' Arrow column: Trainer drops the
     `length` column before it builds the sampler and would then count every example in Python.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.args.device.type == "xla":
+            use_sdpa_with_mask(self.model)
 
     def _get_train_sampler(self, train_dataset: Dataset | None = None) -> Sampler | None:
         """Length grouping that every process draws alike; on XLA whole global batches only, as a
@@ -147,6 +155,26 @@ class NsmcTrainer(ResumableCheckpoints, Trainer):
         if self.args.device.type == "xla":
             logs["xla_compilations"] = xla_compilations()
         super().log(logs, start_time)
+
+
+# transformers' SDPA attention, registered under this name with a mask that is always built.
+SDPA_WITH_MASK = "sdpa_with_mask"
+
+
+def sdpa_mask_always_built(*args, **kwargs) -> torch.Tensor | None:
+    """transformers' SDPA mask, built even for a batch without padding: finding that out reads the
+    mask on the host in every forward pass, which on XLA waits for the device, compiles one more
+    graph per shape, and gives a batch without padding a graph of its own."""
+    return sdpa_mask(*args, **{**kwargs, "allow_is_bidirectional_skip": False, "allow_is_causal_skip": False})
+
+
+def use_sdpa_with_mask(model: PreTrainedModel) -> None:
+    """Switch the model's attention to `SDPA_WITH_MASK`: the same results as SDPA (or eager, its
+    only alternative on XLA); the saved config does not record it, so the model loads with plain
+    SDPA elsewhere."""
+    AttentionInterface.register(SDPA_WITH_MASK, sdpa_attention_forward)
+    AttentionMaskInterface.register(SDPA_WITH_MASK, sdpa_mask_always_built)
+    model.set_attn_implementation(SDPA_WITH_MASK)
 
 
 def gather_to_host(gather: Callable[[Any], Any], tensors: Any) -> Any:
