@@ -213,7 +213,8 @@ class WholeBatchesDataset(Dataset):
     copy of `order`'s last example (with longest-first order the shortest, so the last batch keeps
     its bucket) labelled `IGNORED_LABEL`, which the metrics and the loss skip, and `predict` cuts
     them off. As the length is then a multiple of the global batch, accelerate neither repeats
-    examples to even out the processes nor cuts the last batch back by its remainder.
+    examples to even out the processes nor cuts the last batch back by its remainder; so Trainer's
+    own eval loss, reported only with `prediction_loss_only`, counts the last batch as a full one.
     """
 
     def __init__(self, dataset: Dataset, order: np.ndarray, global_batch_size: int):
