@@ -7,13 +7,16 @@ batches are built and predictions made.
 import numpy as np
 import pytest
 from datasets import DatasetDict
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, set_seed
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, EvalPrediction, set_seed
 
 from conftest import NSMC_MINI, TINY_MODEL, require
 from nsmc_trainer.batching import (
     BucketPaddingCollator,
+    WholeBatchesDataset,
     WholeBatchesSampler,
     choose_buckets,
+    in_original_order,
+    longest_first,
     make_collator,
     token_efficiency,
     token_lengths,
@@ -21,6 +24,7 @@ from nsmc_trainer.batching import (
 from nsmc_trainer.config import DataArguments, NsmcTrainingArguments
 from nsmc_trainer.data import load_nsmc
 from nsmc_trainer.features import tokenize_corpus
+from nsmc_trainer.metrics import IGNORED_LABEL, compute_metrics, mean_cross_entropy
 from nsmc_trainer.trainer import NsmcTrainer
 
 
@@ -126,3 +130,21 @@ def test_token_efficiency_is_real_over_computed_tokens():
 def test_xla_training_stops_before_the_last_partial_batch():
     sampler = WholeBatchesSampler(range(70), batch_size=32)
     assert list(sampler) == list(range(64)) and len(sampler) == 64
+
+
+def test_xla_evaluation_runs_whole_batches_whose_filler_rows_count_nowhere(features):
+    reviews = features["test"]
+    order = longest_first(token_lengths(reviews))
+    whole = WholeBatchesDataset(reviews, order, global_batch_size=32)
+    assert len(whole) == 512 and len(reviews) == 500
+    assert whole.order[:500].tolist() == order.tolist() and whole.order[500:].tolist() == list(range(500, 512))
+    shortest = reviews[int(order[-1])]
+    assert all(whole[index]["input_ids"] == shortest["input_ids"] for index in range(500, 512))
+    assert {whole[index]["label"] for index in range(500, 512)} == {IGNORED_LABEL}
+
+    # Outputs in sampler order, right for every real review: counted, the filler rows would lower accuracy.
+    labels = np.array([whole[int(index)]["label"] for index in whole.order])
+    logits = 5 * np.eye(2)[np.where(labels == IGNORED_LABEL, 0, labels)]
+    assert compute_metrics(EvalPrediction(predictions=logits, label_ids=labels))["accuracy"] == 1.0
+    assert mean_cross_entropy(logits, labels) == pytest.approx(mean_cross_entropy(logits[:500], labels[:500]))
+    assert in_original_order(labels, order).tolist() == reviews["label"]

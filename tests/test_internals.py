@@ -5,10 +5,11 @@ import inspect
 
 import datasets
 import pytest
-from transformers import Trainer
+import torch
+from transformers import AutoModelForSequenceClassification, Trainer, masking_utils
 
 from nsmc_trainer.internals import PRIVATE_APIS
-from nsmc_trainer.trainer import NsmcTrainer
+from nsmc_trainer.trainer import NsmcTrainer, use_sdpa_with_mask
 
 
 @pytest.mark.parametrize("api", PRIVATE_APIS, ids=lambda api: f"{api.owner.__name__}.{api.name}")
@@ -40,3 +41,28 @@ def test_set_initial_training_values_still_returns_the_steps_per_epoch_second():
     assert "tuple" in str(annotation)
     source = inspect.getsource(Trainer.set_initial_training_values)
     assert "num_update_steps_per_epoch" in source.split("return", 1)[1].split(",")[1]
+
+
+def test_evaluation_loop_still_gathers_through_the_replaceable_gather_function():
+    source = inspect.getsource(Trainer.evaluation_loop)
+    assert "self.gather_function(logits)" in source
+    assert "self.gather_function = self.accelerator.gather_for_metrics" in source
+
+
+def test_sdpa_with_mask_never_reads_the_mask_and_computes_what_sdpa_does(tiny_model_dir, monkeypatch):
+    """`sdpa_mask` swallows flags it does not know: a renamed skip flag would bring the host read back on XLA."""
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model_dir, num_labels=2).eval()
+    input_ids = torch.randint(5, 1000, (2, 8), generator=torch.Generator().manual_seed(0))
+    unpadded = torch.ones_like(input_ids)
+    padded = unpadded.clone()
+    padded[0, 5:] = 0
+    expected = [model(input_ids=input_ids, attention_mask=mask).logits for mask in (padded, unpadded)]
+
+    def read_on_the_host(*args, **kwargs):
+        raise AssertionError("the padding mask was read to decide whether to skip it")
+
+    use_sdpa_with_mask(model)
+    monkeypatch.setattr(masking_utils, "_ignore_bidirectional_mask_sdpa", read_on_the_host)
+    monkeypatch.setattr(masking_utils, "_ignore_causal_mask_sdpa", read_on_the_host)
+    for mask, logits in zip((padded, unpadded), expected):
+        torch.testing.assert_close(model(input_ids=input_ids, attention_mask=mask).logits, logits)

@@ -19,6 +19,7 @@ from transformers import DataCollatorWithPadding, PreTrainedTokenizerBase, Train
 from transformers.trainer_pt_utils import get_length_grouped_indices
 
 from .config import LABEL_COLUMN, DataArguments
+from .metrics import IGNORED_LABEL
 
 logger = logging.getLogger(__name__)
 
@@ -121,8 +122,8 @@ def log_static_shapes(lengths: np.ndarray, buckets: tuple[int, ...], training_ar
     train_shapes = ", ".join(f"{training_args.train_batch_size}x{length}" for length in buckets)
     logger.info(
         "XLA static shapes: batches are padded to one of %s tokens. Training compiles at most %d shapes "
-        "(%s; the last partial batch is dropped); evaluation the same lengths at batch size %d, plus one "
-        "final partial batch. Token efficiency of these buckets on the training set: %.1f%% (padding "
+        "(%s; the last partial batch is dropped); evaluation the same lengths at batch size %d (the last "
+        "batch completed with filler rows that count nowhere). Token efficiency of these buckets on the training set: %.1f%% (padding "
         "to %d: %.1f%%).",
         buckets,
         len(buckets),
@@ -204,15 +205,46 @@ class WholeBatchesSampler(Sampler[int]):
         return itertools.islice(iter(self.sampler), len(self))
 
 
+class WholeBatchesDataset(Dataset):
+    """An evaluation set completed to whole global batches, for XLA, where a smaller last batch would
+    be one more compiled graph of the forward pass and of every gather after it.
+
+    The filler rows that complete the last batch come after every real example in `order`: each is a
+    copy of `order`'s last example (with longest-first order the shortest, so the last batch keeps
+    its bucket) labelled `IGNORED_LABEL`, which the metrics and the loss skip, and `predict` cuts
+    them off. As the length is then a multiple of the global batch, accelerate neither repeats
+    examples to even out the processes nor cuts the last batch back by its remainder; so Trainer's
+    own eval loss, reported only with `prediction_loss_only`, counts the last batch as a full one.
+    """
+
+    def __init__(self, dataset: Dataset, order: np.ndarray, global_batch_size: int):
+        self.dataset = dataset
+        self.filler = int(order[-1]) if len(order) else 0
+        fillers = np.arange(len(order), len(order) + -len(order) % global_batch_size)
+        self.order = np.concatenate([order, fillers])
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if index < len(self.dataset):
+            return self.dataset[index]
+        example = dict(self.dataset[self.filler])
+        if LABEL_COLUMN in example:  # prediction-only data has none
+            example[LABEL_COLUMN] = IGNORED_LABEL
+        return example
+
+
 def in_original_order(values: Any, order: np.ndarray) -> Any:
     """Undo an evaluation order: `values[i]` was computed for example `order[i]`.
 
-    Tuples (several model outputs) are restored element-wise; None (no labels) stays None.
+    Rows past `order` (the filler rows of `WholeBatchesDataset`) are dropped. Tuples (several model
+    outputs) are restored element-wise; None (no labels) stays None.
     """
     if isinstance(values, tuple):
         return tuple(in_original_order(value, order) for value in values)
     if values is None:
         return None
-    restored = np.empty_like(values)
-    restored[order] = values
+    restored = np.empty_like(values[: len(order)])
+    restored[order] = values[: len(order)]
     return restored

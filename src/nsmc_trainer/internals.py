@@ -31,6 +31,12 @@ PRIVATE_APIS = (
     ),
     PrivateApi(
         Trainer,
+        "_get_dataloader",
+        ("self", "dataset", "description", "batch_size", "sampler_fn", "is_training", "dataloader_key"),
+        "trainer.NsmcTrainer: on XLA, evaluation and prediction sets completed to whole global batches",
+    ),
+    PrivateApi(
+        Trainer,
         "_get_output_dir",
         ("self", "trial"),
         "checkpoints.ResumableCheckpoints: a checkpoint is written into a hidden staging directory",
@@ -51,7 +57,8 @@ PRIVATE_APIS = (
         Trainer,
         "evaluation_loop",
         ("self", "dataloader", "description", "prediction_loss_only", "ignore_keys", "metric_key_prefix"),
-        "trainer.NsmcTrainer: eval_loss recomputed per example from the gathered logits",
+        "trainer.NsmcTrainer: eval_loss recomputed per example from the gathered logits; on XLA its "
+        "gather_function (an attribute Trainer resets after the loop) copies each batch to the host",
     ),
     PrivateApi(
         Trainer,

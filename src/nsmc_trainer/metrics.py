@@ -10,6 +10,10 @@ import numpy as np
 import torch
 from transformers import EvalPrediction
 
+# The label of rows that only fill a batch (batching.WholeBatchesDataset): torch's cross_entropy
+# skips it by default, as Trainer's loss does.
+IGNORED_LABEL = -100
+
 
 class ClassificationMetrics(evaluate.Metric):
     """Accuracy and macro-averaged F1 over integer class ids."""
@@ -45,8 +49,9 @@ def logits_of(predictions: np.ndarray | tuple) -> np.ndarray:
 def compute_metrics(prediction: EvalPrediction) -> dict[str, float]:
     """Trainer's `compute_metrics`: logits -> predicted class -> accuracy and macro F1."""
     logits = logits_of(prediction.predictions)
+    real = prediction.label_ids != IGNORED_LABEL
     metric = ClassificationMetrics(keep_in_memory=True)
-    return metric.compute(predictions=np.argmax(logits, axis=-1), references=prediction.label_ids)
+    return metric.compute(predictions=np.argmax(logits[real], axis=-1), references=prediction.label_ids[real])
 
 
 def mean_cross_entropy(predictions: np.ndarray | tuple, label_ids: np.ndarray) -> float:
@@ -55,18 +60,22 @@ def mean_cross_entropy(predictions: np.ndarray | tuple, label_ids: np.ndarray) -
     Trainer's eval_loss averages per-batch losses with each batch counted as a full one: a final
     partial batch is over-weighted, and with several processes it also holds the duplicates that
     pad it to full size. Recomputed here per example, eval_loss (which picks the best checkpoint)
-    is the same whatever the batch size and number of processes.
+    is the same whatever the batch size and number of processes. Filler rows (`IGNORED_LABEL`) are skipped.
     """
     logits = logits_of(predictions)
     loss = torch.nn.functional.cross_entropy(
-        torch.as_tensor(logits, dtype=torch.float32), torch.as_tensor(label_ids, dtype=torch.long)
+        torch.as_tensor(logits, dtype=torch.float32),
+        torch.as_tensor(label_ids, dtype=torch.long),
+        ignore_index=IGNORED_LABEL,
     )
     return loss.item()
 
 
 def confusion_matrix(predictions: np.ndarray | tuple, label_ids: np.ndarray, num_labels: int) -> list[list[int]]:
     """Counts of (true label, predicted label), rows by true label: which mistakes one accuracy figure hides."""
+    label_ids = np.asarray(label_ids)
+    real = label_ids != IGNORED_LABEL
     predicted = np.argmax(logits_of(predictions), axis=-1)
     matrix = np.zeros((num_labels, num_labels), dtype=np.int64)
-    np.add.at(matrix, (np.asarray(label_ids), predicted), 1)
+    np.add.at(matrix, (label_ids[real], predicted[real]), 1)
     return matrix.tolist()
