@@ -192,19 +192,28 @@ def use_console_callbacks(trainer: Trainer) -> None:
 
 
 def describe_result(
-    output_dir: str | Path, eval_metrics: dict[str, Any], state: TrainerState, args: TrainingArguments, split: str
+    output_dir: str | Path,
+    eval_metrics: dict[str, Any],
+    state: TrainerState,
+    args: TrainingArguments,
+    split: str,
+    pushed_to: str | None = None,
 ) -> str:
     """The last lines of a run: where the model is, how good it is, and what to do with it next."""
     results = epoch_results(state.log_history)
     best = best_index(state.log_history, args.metric_for_best_model or "eval_loss", bool(args.greater_is_better))
     epoch = f"epoch {round(results[best].epoch)} of {len(results)}, " if best is not None else ""
-    name = Path(output_dir).resolve().name
+    model = pushed_to or output_dir
+    next_steps = [f'  nsmc-predict --model {model} "재밌어요" "시간 아깝다"', f"  nsmc-serve --model {model}"]
+    if pushed_to is None:
+        next_steps.append(f"  nsmc-push {output_dir} --hub_model_id YOUR_NAME/{Path(output_dir).resolve().name}")
     return (
         f"The best model ({epoch}eval loss {_loss(eval_metrics.get('eval_loss'))}, accuracy "
         f"{_percent(eval_metrics.get('eval_accuracy'))} on {eval_metrics.get('eval_samples', '?')} '{split}' examples) "
-        f"is in {Path(output_dir).resolve()}, with its model card README.md. Next:\n"
-        f'  nsmc-predict --model {output_dir} "재밌어요" "시간 아깝다"\n'
-        f"  nsmc-push {output_dir} --hub_model_id YOUR_NAME/{name}"
+        f"is in {Path(output_dir).resolve()}, with its model card README.md"
+        + (f", and on the Hub as {pushed_to}" if pushed_to else "")
+        + ". Next:\n"
+        + "\n".join(next_steps)
     )
 
 

@@ -109,6 +109,9 @@ def train(model_args: ModelArguments, data_args: DataArguments, training_args: N
                 training_args.output_dir, push_request.hub_model_id, token=push_request.token, private=push_request.private
             )
             logger.info("Pushed the model to %s", url)
-        logger.info("%s", describe_result(training_args.output_dir, eval_metrics, trainer.state, training_args, eval_split))
+        pushed_to = push_request.hub_model_id if push_request else None
+        logger.info(
+            "%s", describe_result(training_args.output_dir, eval_metrics, trainer.state, training_args, eval_split, pushed_to)
+        )
     return eval_metrics
 
