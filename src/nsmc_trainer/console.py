@@ -18,6 +18,7 @@ import datasets
 import huggingface_hub
 import torch
 import transformers
+from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 from transformers import (
     PrinterCallback,
@@ -177,10 +178,19 @@ class LossProgressCallback(ProgressCallback):
             self.training_bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs.get('learning_rate', 0):.2e}")
 
 
+class OneWriteTqdm(tqdm):
+    """`tqdm.write` in one write: a line and its newline written apart let another process's line
+    land between them."""
+
+    @classmethod
+    def write(cls, s: str, file: Any = None, end: str = "\n", nolock: bool = False) -> None:
+        super().write(s + end, file=file, end="", nolock=nolock)
+
+
 def lines_above_the_bar() -> AbstractContextManager:
     """Log lines written through tqdm while training, so that they print above Trainer's progress bar
     instead of into it."""
-    return logging_redirect_tqdm(loggers=[logging.getLogger()])
+    return logging_redirect_tqdm(loggers=[logging.getLogger()], tqdm_class=OneWriteTqdm)
 
 
 def use_console_callbacks(trainer: Trainer) -> None:
