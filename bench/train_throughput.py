@@ -25,12 +25,7 @@ import time
 from pathlib import Path
 
 from common import NSMC, OUTPUT_ROOT, TINY_MODEL, add_threads_flag, machine, run_and_emit, set_threads
-
-SCHEMES = {
-    "pad_to_128": {"pad_to_max_length": True, "train_sampling_strategy": "random"},
-    "dynamic_random": {"pad_to_max_length": False, "train_sampling_strategy": "random"},
-    "length_grouped": {"pad_to_max_length": False, "train_sampling_strategy": "group_by_length"},
-}
+from common import TRAIN_SCHEMES as SCHEMES
 
 
 def parse_args() -> argparse.Namespace:
