@@ -1,0 +1,104 @@
+"""Accuracy of one epoch of the tiny BERT in three orders of training batches, side by side.
+
+    python bench/accuracy.py --max_train_samples 16000 --max_eval_samples 2000 [--seeds 7 1]
+    python bench/accuracy.py --orders length_grouped dynamic_random      # full 150K / 50K
+
+Orders (the same schemes as bench/train_throughput.py):
+
+- pad_to_128:      `--pad_to_max_length --train_sampling_strategy random` (ratsnlp)
+- dynamic_random:  `--train_sampling_strategy random` (each batch padded to its longest review)
+- length_grouped:  the default (length-grouped global batches, in shuffled order)
+
+For every learning rate, seed and order, `nsmc-train` runs one epoch in this process with its
+defaults otherwise, on the first `--max_train_samples` training reviews, and is evaluated on the
+first `--max_eval_samples` test reviews. It neither evaluates nor saves a checkpoint at the end of
+the epoch (the final evaluation sees the same model, as there is only one epoch), so that
+Trainer's train samples/s counts training alone. One JSON line per run, printed as it finishes.
+"""
+
+import argparse
+from pathlib import Path
+
+from common import (
+    NSMC,
+    OUTPUT_ROOT,
+    TINY_MODEL,
+    TRAIN_SCHEMES,
+    add_threads_flag,
+    machine,
+    run_and_emit,
+    run_nsmc_train,
+    scheme_flags,
+    set_threads,
+)
+
+# Trainer's end-of-epoch evaluation and checkpoint would count in its train runtime.
+TRAINING_ONLY_FLAGS = ["--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false"]
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_dir", type=Path, default=NSMC)
+    parser.add_argument("--model_name_or_path", type=Path, default=TINY_MODEL)
+    parser.add_argument("--output_root", type=Path, default=OUTPUT_ROOT / "accuracy")
+    parser.add_argument("--features_cache_dir", type=Path, default=OUTPUT_ROOT / "features")
+    parser.add_argument("--orders", nargs="+", choices=list(TRAIN_SCHEMES), default=list(TRAIN_SCHEMES))
+    parser.add_argument("--learning_rates", nargs="+", default=["5e-5", "1e-3"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[7, 1])
+    parser.add_argument("--max_train_samples", type=int, default=None, help="Default: all 150K.")
+    parser.add_argument("--max_eval_samples", type=int, default=None, help="Default: all 50K.")
+    add_threads_flag(parser)
+    return parser.parse_args()
+
+
+def data_flags(args: argparse.Namespace) -> list[str]:
+    flags = []
+    if args.max_train_samples is not None:
+        flags += ["--max_train_samples", str(args.max_train_samples)]
+    if args.max_eval_samples is not None:
+        flags += ["--max_eval_samples", str(args.max_eval_samples)]
+    return flags
+
+
+def measure(args: argparse.Namespace, order: str, learning_rate: str, seed: int) -> dict:
+    """One epoch in one order, into its own output directory."""
+    output_dir = args.output_root / f"{order}-lr{learning_rate}-seed{seed}-n{args.max_train_samples or 'all'}"
+    flags = [
+        *scheme_flags(order),
+        "--learning_rate", learning_rate,
+        "--seed", str(seed),
+        *data_flags(args),
+        *TRAINING_ONLY_FLAGS,
+    ]  # fmt: skip
+    wall_s, results = run_nsmc_train(
+        args.model_name_or_path, args.data_dir, output_dir, args.features_cache_dir, flags
+    )
+    return {
+        "benchmark": "accuracy",
+        "order": order,
+        "learning_rate": float(learning_rate),
+        "seed": seed,
+        "train_samples": results["train_samples"],
+        "eval_samples": results["eval_samples"],
+        "accuracy": results["eval_accuracy"],
+        "eval_loss": results["eval_loss"],
+        "f1": results["eval_f1"],
+        "train_samples_per_second": results["train_samples_per_second"],
+        "train_runtime_s": results["train_runtime"],
+        "wall_s": round(wall_s, 1),
+        "torch_threads": args.torch_threads,
+        **machine(),
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    set_threads(args.torch_threads)
+    for learning_rate in args.learning_rates:
+        for seed in args.seeds:
+            for order in args.orders:
+                run_and_emit(lambda: measure(args, order, learning_rate, seed))
+
+
+if __name__ == "__main__":
+    main()
