@@ -9,6 +9,13 @@ import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from nsmc_trainer.train import NsmcTrainer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -105,3 +112,89 @@ def run_nsmc_train(
     nsmc_train(argv)
     wall_s = time.perf_counter() - start
     return wall_s, json.loads((output_dir / "all_results.json").read_text())
+
+
+def load_train_features(
+    data_dir: Path, tokenizer_dir: Path, features_cache_dir: Path, max_seq_length: int
+) -> tuple["PreTrainedTokenizerBase", dict[bool, "Dataset"]]:
+    """The tokenizer and the training reviews' features, keyed by `pad_to_max_length`: the padded
+    schemes train on features padded to `max_seq_length`, as `nsmc-train` would give them."""
+    import datasets
+    from transformers import AutoTokenizer
+
+    from nsmc_trainer.config import DataArguments
+    from nsmc_trainer.data import load_corpus
+    from nsmc_trainer.features import tokenize_corpus
+
+    datasets.disable_progress_bars()
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    corpus = load_corpus(DataArguments(data_dir=str(data_dir), features_cache_dir=str(features_cache_dir)))
+    features = {
+        padded: tokenize_corpus(
+            corpus, tokenizer, max_seq_length, cache_dir=features_cache_dir, pad_to_max_length=padded
+        )["train"]
+        for padded in (False, True)
+    }
+    return tokenizer, features
+
+
+def make_trainer(
+    new_model: Callable[[], "PreTrainedModel"],
+    tokenizer: "PreTrainedTokenizerBase",
+    features: dict[bool, "Dataset"],
+    scheme: str,
+    max_steps: int,
+    max_seq_length: int,
+    **training_args,
+) -> "NsmcTrainer":
+    """The project's Trainer, collator and sampler for one of `TRAIN_SCHEMES`, on a fresh model
+    drawn after `set_seed`, so that every scheme starts from the same weights; it trains
+    `max_steps` optimizer steps and neither evaluates, saves nor logs."""
+    from transformers import set_seed
+
+    from nsmc_trainer.batching import make_collator
+    from nsmc_trainer.config import DataArguments, NsmcTrainingArguments
+    from nsmc_trainer.train import NsmcTrainer
+
+    settings = TRAIN_SCHEMES[scheme]
+    train_dataset = features[settings["pad_to_max_length"]]
+    data_args = DataArguments(pad_to_max_length=settings["pad_to_max_length"], max_seq_length=max_seq_length)
+    args = NsmcTrainingArguments(
+        output_dir=str(OUTPUT_ROOT / "throughput"),
+        train_sampling_strategy=settings["train_sampling_strategy"],
+        max_steps=max_steps,
+        eval_strategy="no",
+        save_strategy="no",
+        logging_strategy="no",
+        load_best_model_at_end=False,
+        report_to="none",
+        disable_tqdm=True,
+        **training_args,
+    )
+    set_seed(args.seed)
+    return NsmcTrainer(
+        model=new_model(),
+        args=args,
+        train_dataset=train_dataset,
+        processing_class=tokenizer,
+        data_collator=make_collator(tokenizer, data_args, args, train_dataset),
+    )
+
+
+def time_training(
+    new_trainer: Callable[[str], "NsmcTrainer"], schemes: list[str], rounds: int, samples_per_round: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Samples per wall second and per CPU second of `trainer.train()` for each scheme and round.
+
+    The schemes take turns within every round, so that a load that comes and goes slows them alike.
+    """
+    per_second: dict[str, list[float]] = {name: [] for name in schemes}
+    per_cpu_second: dict[str, list[float]] = {name: [] for name in schemes}
+    for _ in range(rounds):
+        for name in schemes:
+            trainer = new_trainer(name)
+            start, cpu_start = time.perf_counter(), time.process_time()
+            trainer.train()
+            per_second[name].append(samples_per_round / (time.perf_counter() - start))
+            per_cpu_second[name].append(samples_per_round / (time.process_time() - cpu_start))
+    return per_second, per_cpu_second
