@@ -1,0 +1,142 @@
+"""Training speed at kcbert-base's shape: ratsnlp's padding to 128 against the default batches.
+
+    python bench/base_shape_speed.py --torch_threads 1 --steps 10 --rounds 3          # CPU
+    python bench/base_shape_speed.py --device cuda --precision fp16 --steps 100       # a GPU
+    python bench/base_shape_speed.py --device cuda --precision bf16 --steps 100
+
+The model is a randomly initialised `BertForSequenceClassification` built from kcbert-base's own
+config.json (12 layers, hidden 768, 12 heads, intermediate 3072, 300 positions, 30K vocabulary;
+no weights are needed to time it), trained on real NSMC batches by `NsmcTrainer` with the
+project's collator, sampler and optimizer. Schemes (as in bench/train_throughput.py), measured
+side by side in one process, round-robin over `--rounds`; figures are medians over rounds:
+
+- pad_to_128:      `--pad_to_max_length --train_sampling_strategy random` (ratsnlp)
+- length_grouped:  the default (length-grouped batches, each padded to its longest review)
+
+`--with_dynamic_random` adds random order with per-batch padding. Prints one JSON line.
+"""
+
+import argparse
+import statistics
+from pathlib import Path
+
+from common import (
+    KCBERT_TOKENIZER,
+    NSMC,
+    OUTPUT_ROOT,
+    add_threads_flag,
+    load_train_features,
+    machine,
+    make_trainer,
+    run_and_emit,
+    set_threads,
+    time_training,
+)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data_dir", type=Path, default=NSMC)
+    parser.add_argument(
+        "--model_dir", type=Path, default=KCBERT_TOKENIZER, help="kcbert-base's tokenizer and config.json."
+    )
+    parser.add_argument("--features_cache_dir", type=Path, default=OUTPUT_ROOT / "features")
+    parser.add_argument("--with_dynamic_random", action="store_true")
+    parser.add_argument("--steps", type=int, default=10, help="Optimizer steps per scheme and round.")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--max_seq_length", type=int, default=128)
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument(
+        "--precision",
+        choices=["fp32", "fp16", "bf16"],
+        default="fp32",
+        help="fp16 and bf16 are Trainer's mixed precision (--fp16 / --bf16), on CUDA only.",
+    )
+    add_threads_flag(parser)
+    args = parser.parse_args()
+    check_device(parser, args)
+    return args
+
+
+def check_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fail before minutes of tokenizing and model building if the device asked for is not there."""
+    if args.device == "cpu" and args.precision != "fp32":
+        parser.error(f"--precision {args.precision} needs --device cuda: on the CPU this benchmark runs fp32.")
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            parser.error(
+                "--device cuda: torch finds no CUDA device here (torch.cuda.is_available() is False; "
+                f"torch {torch.__version__}, built with CUDA {torch.version.cuda}). Run on a GPU machine, "
+                "or use --device cpu."
+            )
+        if args.precision == "bf16" and not torch.cuda.is_bf16_supported():
+            parser.error(f"--precision bf16: {torch.cuda.get_device_name()} does not support bf16.")
+
+
+def measure(args: argparse.Namespace) -> dict:
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    set_threads(args.torch_threads)
+    schemes = ["pad_to_128", *(["dynamic_random"] if args.with_dynamic_random else []), "length_grouped"]
+    config = BertConfig.from_pretrained(args.model_dir, num_labels=2)
+    tokenizer, features = load_train_features(args.data_dir, args.model_dir, args.features_cache_dir, args.max_seq_length)
+    samples_per_second, samples_per_cpu_second = time_training(
+        lambda scheme: make_trainer(
+            lambda: BertForSequenceClassification(config),
+            tokenizer,
+            features,
+            scheme,
+            args.steps,
+            args.max_seq_length,
+            per_device_train_batch_size=args.batch_size,
+            use_cpu=args.device == "cpu",
+            fp16=args.precision == "fp16",
+            bf16=args.precision == "bf16",
+        ),
+        schemes,
+        args.rounds,
+        args.steps * args.batch_size,
+    )
+    medians = {name: statistics.median(values) for name, values in samples_per_second.items()}
+    cpu_medians = {name: statistics.median(values) for name, values in samples_per_cpu_second.items()}
+    return {
+        "benchmark": "base_shape_speed",
+        "model": {
+            "layers": config.num_hidden_layers,
+            "hidden": config.hidden_size,
+            "heads": config.num_attention_heads,
+            "intermediate": config.intermediate_size,
+            "max_positions": config.max_position_embeddings,
+            "vocab": config.vocab_size,
+        },
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+        "precision": args.precision,
+        "batch_size": args.batch_size,
+        "steps_per_round": args.steps,
+        "rounds": args.rounds,
+        "samples_per_second": {name: round(value, 2) for name, value in medians.items()},
+        "samples_per_second_all_rounds": {
+            name: [round(value, 2) for value in values] for name, values in samples_per_second.items()
+        },
+        "speedup_vs_pad_to_128": {name: round(value / medians["pad_to_128"], 2) for name, value in medians.items()},
+        "speedup_vs_pad_to_128_per_round": {
+            name: [round(value / padded, 2) for value, padded in zip(values, samples_per_second["pad_to_128"])]
+            for name, values in samples_per_second.items()
+        },
+        "samples_per_cpu_second": {name: round(value, 2) for name, value in cpu_medians.items()},
+        "torch_threads": args.torch_threads,
+        **machine(),
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    run_and_emit(lambda: measure(args))
+
+
+if __name__ == "__main__":
+    main()
