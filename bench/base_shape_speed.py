@@ -1,6 +1,6 @@
 """Training speed at kcbert-base's shape: ratsnlp's padding to 128 against the default batches.
 
-    python bench/base_shape_speed.py --torch_threads 1 --steps 10 --rounds 3          # CPU
+    python bench/base_shape_speed.py --torch_threads 1 --steps 6 --rounds 3           # CPU
     python bench/base_shape_speed.py --device cuda --precision fp16 --steps 100       # a GPU
     python bench/base_shape_speed.py --device cuda --precision bf16 --steps 100
 
@@ -8,7 +8,8 @@ The model is a randomly initialised `BertForSequenceClassification` built from k
 config.json (12 layers, hidden 768, 12 heads, intermediate 3072, 300 positions, 30K vocabulary;
 no weights are needed to time it), trained on real NSMC batches by `NsmcTrainer` with the
 project's collator, sampler and optimizer. Schemes (as in bench/train_throughput.py), measured
-side by side in one process, round-robin over `--rounds`; figures are medians over rounds:
+side by side in one process, round-robin over `--rounds`, each round on other batches (seed + round);
+figures are medians over rounds, counting the steps after the first (see `common.step_clock`):
 
 - pad_to_128:      `--pad_to_max_length --train_sampling_strategy random` (ratsnlp)
 - length_grouped:  the default (length-grouped batches, each padded to its longest review)
@@ -42,7 +43,10 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--features_cache_dir", type=Path, default=OUTPUT_ROOT / "features")
     parser.add_argument("--with_dynamic_random", action="store_true")
-    parser.add_argument("--steps", type=int, default=10, help="Optimizer steps per scheme and round.")
+    parser.add_argument(
+        "--steps", type=int, default=6, help="Optimizer steps per scheme and round; all but the first are timed."
+    )
+    parser.add_argument("--seed", type=int, default=7, help="Round r draws its batches and weights with seed + r.")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--max_seq_length", type=int, default=128)
@@ -85,13 +89,14 @@ def measure(args: argparse.Namespace) -> dict:
     config = BertConfig.from_pretrained(args.model_dir, num_labels=2)
     tokenizer, features = load_train_features(args.data_dir, args.model_dir, args.features_cache_dir, args.max_seq_length)
     samples_per_second, samples_per_cpu_second = time_training(
-        lambda scheme: make_trainer(
+        lambda scheme, round_index: make_trainer(
             lambda: BertForSequenceClassification(config),
             tokenizer,
             features,
             scheme,
             args.steps,
             args.max_seq_length,
+            seed=args.seed + round_index,
             per_device_train_batch_size=args.batch_size,
             use_cpu=args.device == "cpu",
             fp16=args.precision == "fp16",
@@ -99,7 +104,6 @@ def measure(args: argparse.Namespace) -> dict:
         ),
         schemes,
         args.rounds,
-        args.steps * args.batch_size,
     )
     medians = {name: statistics.median(values) for name, values in samples_per_second.items()}
     cpu_medians = {name: statistics.median(values) for name, values in samples_per_cpu_second.items()}

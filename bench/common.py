@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from datasets import Dataset
-    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase, TrainerCallback
 
     from nsmc_trainer.train import NsmcTrainer
 
@@ -181,20 +181,50 @@ def make_trainer(
     )
 
 
+def step_clock() -> "TrainerCallback":
+    """A callback that reads the wall and CPU clocks (`.marks`) at the end of the first and of the
+    last optimizer step; defined here so that importing common.py does not import transformers.
+
+    The first step is left out of the timing: it also allocates the optimizer's state, and in
+    length-grouped order it is the batch that holds the longest review, which would weigh on a
+    run of a few steps far more than its one step in thousands of an epoch.
+    """
+    import torch
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        def __init__(self) -> None:
+            self.marks: list[tuple[float, float]] = []
+
+        def on_step_end(self, args, state, control, **kwargs) -> None:
+            if state.global_step in (1, state.max_steps):
+                if args.device.type == "cuda":
+                    torch.cuda.synchronize()
+                self.marks.append((time.perf_counter(), time.process_time()))
+
+    return StepClock()
+
+
 def time_training(
-    new_trainer: Callable[[str], "NsmcTrainer"], schemes: list[str], rounds: int, samples_per_round: int
+    new_trainer: Callable[[str, int], "NsmcTrainer"], schemes: list[str], rounds: int
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Samples per wall second and per CPU second of `trainer.train()` for each scheme and round.
+    """Samples per wall second and per CPU second for each scheme and round, from the end of the
+    first optimizer step to the end of the last; `new_trainer(scheme, round)` builds the trainer.
 
     The schemes take turns within every round, so that a load that comes and goes slows them alike.
     """
     per_second: dict[str, list[float]] = {name: [] for name in schemes}
     per_cpu_second: dict[str, list[float]] = {name: [] for name in schemes}
-    for _ in range(rounds):
+    for round_index in range(rounds):
         for name in schemes:
-            trainer = new_trainer(name)
-            start, cpu_start = time.perf_counter(), time.process_time()
+            trainer = new_trainer(name, round_index)
+            if trainer.args.max_steps < 2:
+                raise ValueError("Timing needs at least 2 optimizer steps: the first one is not timed.")
+            clock = step_clock()
+            trainer.add_callback(clock)
             trainer.train()
-            per_second[name].append(samples_per_round / (time.perf_counter() - start))
-            per_cpu_second[name].append(samples_per_round / (time.process_time() - cpu_start))
+            (start, cpu_start), (end, cpu_end) = clock.marks
+            samples = (trainer.args.max_steps - 1) * trainer.args.train_batch_size
+            per_second[name].append(samples / (end - start))
+            per_cpu_second[name].append(samples / (cpu_end - cpu_start))
     return per_second, per_cpu_second

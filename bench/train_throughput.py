@@ -10,7 +10,8 @@ slows them alike; each figure is the median over rounds:
 - length_grouped:  the default (`group_by_length`)
 
 Samples/s are given per wall second and per CPU second of this process: on a busy machine the
-latter measures the work itself (use `--torch_threads 1`, so that threads do not spin).
+latter measures the work itself (use `--torch_threads 1`, so that threads do not spin). They count
+the steps after the first (see `common.step_clock`); every round trains on the same batches.
 
 Token efficiency (real tokens / computed tokens) comes from a full epoch of the batches each
 scheme's sampler really yields, as does the XLA scheme's: length-grouped batches, the last partial
@@ -79,7 +80,7 @@ def measure(args: argparse.Namespace) -> dict:
         )
 
     samples_per_second, samples_per_cpu_second = time_training(
-        lambda scheme: new_trainer(scheme, args.steps), list(SCHEMES), args.rounds, args.steps * args.batch_size
+        lambda scheme, _round: new_trainer(scheme, args.steps), list(SCHEMES), args.rounds
     )
 
     def epoch_order(scheme: str) -> np.ndarray:
