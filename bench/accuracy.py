@@ -13,7 +13,9 @@ For every learning rate, seed and order, `nsmc-train` runs one epoch in this pro
 defaults otherwise, on the first `--max_train_samples` training reviews, and is evaluated on the
 first `--max_eval_samples` test reviews. It neither evaluates nor saves a checkpoint at the end of
 the epoch (the final evaluation sees the same model, as there is only one epoch), so that
-Trainer's train samples/s counts training alone. On a busy machine wall time varies with the
+Trainer's train samples/s counts training alone. `--shuffle_first_batch` (an experiment: does it
+matter that the default order keeps its longest batch first?) lets `shuffle_batches` move the first
+batch too; its runs are named `length_grouped_first_batch_shuffled`. On a busy machine wall time varies with the
 load; `samples_per_cpu_second` divides the training reviews by this process's CPU seconds for the
 whole run (reading and tokenizing from the cache, training, evaluating), which varies far less.
 One JSON line per run, printed as it finishes.
@@ -51,8 +53,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[7, 1])
     parser.add_argument("--max_train_samples", type=int, default=None, help="Default: all 150K.")
     parser.add_argument("--max_eval_samples", type=int, default=None, help="Default: all 50K.")
+    parser.add_argument("--shuffle_first_batch", action="store_true", help="Experiment; see above.")
     add_threads_flag(parser)
     return parser.parse_args()
+
+
+def shuffle_all_batches(indices: list[int], batch_size: int, generator) -> list[int]:
+    """`nsmc_trainer.parallel.shuffle_batches` without keeping the first batch in its place."""
+    import torch
+
+    full = len(indices) // batch_size
+    order = torch.randperm(full, generator=generator).tolist()
+    shuffled = [index for batch in order for index in indices[batch * batch_size : (batch + 1) * batch_size]]
+    return shuffled + indices[full * batch_size :]
 
 
 def data_flags(args: argparse.Namespace) -> list[str]:
@@ -66,7 +79,8 @@ def data_flags(args: argparse.Namespace) -> list[str]:
 
 def measure(args: argparse.Namespace, order: str, learning_rate: str, seed: int) -> dict:
     """One epoch in one order, into its own output directory."""
-    output_dir = args.output_root / f"{order}-lr{learning_rate}-seed{seed}-n{args.max_train_samples or 'all'}"
+    name = f"{order}_first_batch_shuffled" if args.shuffle_first_batch and order == "length_grouped" else order
+    output_dir = args.output_root / f"{name}-lr{learning_rate}-seed{seed}-n{args.max_train_samples or 'all'}"
     flags = [
         *scheme_flags(order),
         "--learning_rate", learning_rate,
@@ -81,7 +95,7 @@ def measure(args: argparse.Namespace, order: str, learning_rate: str, seed: int)
     cpu_s = time.process_time() - cpu_start
     return {
         "benchmark": "accuracy",
-        "order": order,
+        "order": name,
         "learning_rate": float(learning_rate),
         "seed": seed,
         "train_samples": results["train_samples"],
@@ -102,6 +116,10 @@ def measure(args: argparse.Namespace, order: str, learning_rate: str, seed: int)
 def main() -> None:
     args = parse_args()
     set_threads(args.torch_threads)
+    if args.shuffle_first_batch:
+        import nsmc_trainer.parallel
+
+        nsmc_trainer.parallel.shuffle_batches = shuffle_all_batches
     for learning_rate in args.learning_rates:
         for seed in args.seeds:
             for order in args.orders:

@@ -16,7 +16,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-ORDERS = ["pad_to_128", "dynamic_random", "length_grouped"]
+ORDERS = ["pad_to_128", "dynamic_random", "length_grouped", "length_grouped_first_batch_shuffled"]
 ACCURACY_GAP = 0.5
 SPEEDUP = 4.0
 
