@@ -15,7 +15,9 @@ first `--max_eval_samples` test reviews. It neither evaluates nor saves a checkp
 the epoch (the final evaluation sees the same model, as there is only one epoch), so that
 Trainer's train samples/s counts training alone. `--shuffle_first_batch` (an experiment: does it
 matter that the default order keeps its longest batch first?) lets `shuffle_batches` move the first
-batch too; its runs are named `length_grouped_first_batch_shuffled`. On a busy machine wall time varies with the
+batch too; its runs are named `length_grouped_first_batch_shuffled`. `--mega_batch_mult N` (another
+experiment) groups lengths within mega-batches of N batches instead of Trainer's 50; its runs are
+named `length_grouped_megaN`. On a busy machine wall time varies with the
 load; `samples_per_cpu_second` divides the training reviews by this process's CPU seconds for the
 whole run (reading and tokenizing from the cache, training, evaluating), which varies far less.
 One JSON line per run, printed as it finishes.
@@ -36,6 +38,7 @@ from common import (
     run_nsmc_train,
     scheme_flags,
     set_threads,
+    use_mega_batch_mult,
 )
 
 # Trainer's end-of-epoch evaluation and checkpoint would count in its train runtime.
@@ -54,6 +57,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max_train_samples", type=int, default=None, help="Default: all 150K.")
     parser.add_argument("--max_eval_samples", type=int, default=None, help="Default: all 50K.")
     parser.add_argument("--shuffle_first_batch", action="store_true", help="Experiment; see above.")
+    parser.add_argument("--mega_batch_mult", type=int, default=None, help="Experiment; see above.")
     add_threads_flag(parser)
     return parser.parse_args()
 
@@ -77,9 +81,18 @@ def data_flags(args: argparse.Namespace) -> list[str]:
     return flags
 
 
+def order_name(args: argparse.Namespace, order: str) -> str:
+    """The order's name, with the experiments that change the default order."""
+    if order != "length_grouped":
+        return order
+    first_batch = "_first_batch_shuffled" if args.shuffle_first_batch else ""
+    mega_batch = f"_mega{args.mega_batch_mult}" if args.mega_batch_mult else ""
+    return order + first_batch + mega_batch
+
+
 def measure(args: argparse.Namespace, order: str, learning_rate: str, seed: int) -> dict:
     """One epoch in one order, into its own output directory."""
-    name = f"{order}_first_batch_shuffled" if args.shuffle_first_batch and order == "length_grouped" else order
+    name = order_name(args, order)
     output_dir = args.output_root / f"{name}-lr{learning_rate}-seed{seed}-n{args.max_train_samples or 'all'}"
     flags = [
         *scheme_flags(order),
@@ -120,6 +133,8 @@ def main() -> None:
         import nsmc_trainer.parallel
 
         nsmc_trainer.parallel.shuffle_batches = shuffle_all_batches
+    if args.mega_batch_mult:
+        use_mega_batch_mult(args.mega_batch_mult)
     for learning_rate in args.learning_rates:
         for seed in args.seeds:
             for order in args.orders:

@@ -11,7 +11,12 @@ sampler yields, per seed:
 - `positive_share_std` against `binomial_std`: how far batches' share of positive reviews spreads
   beyond what random batches of that size give, i.e. extra per-step noise in the gradient when
   length and label are correlated;
-- `first_batch_mean_length`: the batch that keeps its place first.
+- `first_batch_mean_length`: the batch that keeps its place first;
+- `token_efficiency`: real tokens / computed tokens with each batch padded to its longest review
+  (padding to 128 aside).
+
+`--mega_batch_mult N` groups the default order's lengths within mega-batches of N batches instead
+of Trainer's 50 (the experiment of `bench/accuracy.py --mega_batch_mult`).
 
 No training, so it takes seconds. Prints one JSON line.
 """
@@ -19,7 +24,17 @@ No training, so it takes seconds. Prints one JSON line.
 import argparse
 from pathlib import Path
 
-from common import NSMC, OUTPUT_ROOT, TINY_MODEL, TRAIN_SCHEMES, load_train_features, machine, make_trainer, run_and_emit
+from common import (
+    NSMC,
+    OUTPUT_ROOT,
+    TINY_MODEL,
+    TRAIN_SCHEMES,
+    load_train_features,
+    machine,
+    make_trainer,
+    run_and_emit,
+    use_mega_batch_mult,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -31,12 +46,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seeds", nargs="+", type=int, default=[7, 1])
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--max_seq_length", type=int, default=128)
+    parser.add_argument("--mega_batch_mult", type=int, default=None, help="Experiment; see above.")
     return parser.parse_args()
 
 
 def batch_stats(order, lengths, labels, batch_size: int) -> dict:
     """Statistics of the whole batches of one epoch's example order."""
     import numpy as np
+
+    from nsmc_trainer.batching import token_efficiency
 
     full = len(order) // batch_size * batch_size
     batches = np.asarray(order[:full]).reshape(-1, batch_size)
@@ -48,6 +66,7 @@ def batch_stats(order, lengths, labels, batch_size: int) -> dict:
         "positive_share_std": round(float(positive_share.std()), 4),
         "binomial_std": round(float(np.sqrt(p * (1 - p) / batch_size)), 4),
         "first_batch_mean_length": round(float(mean_lengths[0]), 1),
+        "token_efficiency": round(token_efficiency(lengths, order, batch_size), 3),
     }
 
 
@@ -59,6 +78,8 @@ def measure(args: argparse.Namespace) -> dict:
 
     from nsmc_trainer.batching import token_lengths
 
+    if args.mega_batch_mult:
+        use_mega_batch_mult(args.mega_batch_mult)
     tokenizer, features = load_train_features(
         args.data_dir, args.model_name_or_path, args.features_cache_dir, args.max_seq_length
     )
@@ -85,13 +106,16 @@ def measure(args: argparse.Namespace) -> dict:
             )
             orders[scheme] = list(trainer._get_train_sampler())
         generator = torch.Generator().manual_seed(seed)
-        orders["grouped_unshuffled"] = get_length_grouped_indices(lengths.tolist(), args.batch_size, generator=generator)
+        orders["grouped_unshuffled"] = get_length_grouped_indices(
+            lengths.tolist(), args.batch_size, mega_batch_mult=args.mega_batch_mult, generator=generator
+        )
         by_seed[seed] = {name: batch_stats(order, lengths, labels, args.batch_size) for name, order in orders.items()}
     return {
         "benchmark": "batch_stats",
         "train_samples": len(lengths),
         "batch_size": args.batch_size,
         "positive_share": round(float(labels.mean()), 4),
+        "mega_batch_mult": args.mega_batch_mult,
         "by_seed": by_seed,
         **machine(),
     }

@@ -90,6 +90,21 @@ def scheme_flags(scheme: str) -> list[str]:
     ]  # fmt: skip
 
 
+def use_mega_batch_mult(mega_batch_mult: int) -> None:
+    """An experiment on the default order: group lengths within mega-batches of `mega_batch_mult`
+    global batches instead of Trainer's 50. Fewer mixes more lengths into each batch, at the cost
+    of more padding."""
+    import functools
+
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    import nsmc_trainer.parallel
+
+    nsmc_trainer.parallel.get_length_grouped_indices = functools.partial(
+        get_length_grouped_indices, mega_batch_mult=mega_batch_mult
+    )
+
+
 def run_nsmc_train(
     model: Path, data_dir: Path, output_dir: Path, features_cache_dir: Path, flags: list[str]
 ) -> tuple[float, dict]:
