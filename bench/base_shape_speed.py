@@ -1,8 +1,8 @@
 """Training speed at kcbert-base's shape: ratsnlp's padding to 128 against the default batches.
 
-    python bench/base_shape_speed.py --torch_threads 1 --steps 6 --rounds 3           # CPU
-    python bench/base_shape_speed.py --device cuda --precision fp16 --steps 100       # a GPU
-    python bench/base_shape_speed.py --device cuda --precision bf16 --steps 100
+    python bench/base_shape_speed.py --torch_threads 1                                   # CPU
+    python bench/base_shape_speed.py --device cuda --precision fp16 --steps 201 --pad_steps 51   # a GPU
+    python bench/base_shape_speed.py --device cuda --precision bf16 --steps 201 --pad_steps 51
 
 The model is a randomly initialised `BertForSequenceClassification` built from kcbert-base's own
 config.json (12 layers, hidden 768, 12 heads, intermediate 3072, 300 positions, 30K vocabulary;
@@ -14,12 +14,18 @@ figures are medians over rounds, counting the steps after the first (see `common
 - pad_to_128:      `--pad_to_max_length --train_sampling_strategy random` (ratsnlp)
 - length_grouped:  the default (length-grouped batches, each padded to its longest review)
 
-`--with_dynamic_random` adds random order with per-batch padding. Prints one JSON line.
+`--with_dynamic_random` adds random order with per-batch padding. Every pad-to-128 batch has the
+same shape, so a few steps (`--pad_steps`) measure it; per-batch padded ones vary from a few
+tokens to 128, so they need more (`--steps`) to sample the lengths of an epoch. The JSON gives the
+mean padded length of the length-grouped batches timed (`timed_padded_length`) beside that of a
+whole epoch's batches (`epoch_padded_length`): a speedup measured on shorter batches than an
+epoch's overstates it. Prints one JSON line.
 """
 
 import argparse
 import statistics
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common import (
     KCBERT_TOKENIZER,
@@ -34,6 +40,11 @@ from common import (
     time_training,
 )
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from nsmc_trainer.train import NsmcTrainer
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,8 +55,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--features_cache_dir", type=Path, default=OUTPUT_ROOT / "features")
     parser.add_argument("--with_dynamic_random", action="store_true")
     parser.add_argument(
-        "--steps", type=int, default=6, help="Optimizer steps per scheme and round; all but the first are timed."
+        "--steps",
+        type=int,
+        default=31,
+        help="Optimizer steps per round of the per-batch padded schemes; all but the first are timed.",
     )
+    parser.add_argument("--pad_steps", type=int, default=4, help="The same for pad_to_128.")
     parser.add_argument("--seed", type=int, default=7, help="Round r draws its batches and weights with seed + r.")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch_size", type=int, default=32)
@@ -80,31 +95,50 @@ def check_device(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
             parser.error(f"--precision bf16: {torch.cuda.get_device_name()} does not support bf16.")
 
 
+def padded_batch_lengths(trainer: "NsmcTrainer", lengths: "np.ndarray", batch_size: int) -> "np.ndarray":
+    """The padded length of each whole batch of one epoch, in the order the trainer's sampler
+    yields (drawn from the trainer's seed alone, so training then sees the same batches)."""
+    import numpy as np
+
+    order = np.fromiter(trainer._get_train_sampler(), dtype=np.int64)
+    whole = len(order) // batch_size * batch_size
+    return lengths[order[:whole]].reshape(-1, batch_size).max(axis=1)
+
+
 def measure(args: argparse.Namespace) -> dict:
+    import numpy as np
     import torch
     from transformers import BertConfig, BertForSequenceClassification
+
+    from nsmc_trainer.batching import token_lengths
+    from nsmc_trainer.train import NsmcTrainer
 
     set_threads(args.torch_threads)
     schemes = ["pad_to_128", *(["dynamic_random"] if args.with_dynamic_random else []), "length_grouped"]
     config = BertConfig.from_pretrained(args.model_dir, num_labels=2)
     tokenizer, features = load_train_features(args.data_dir, args.model_dir, args.features_cache_dir, args.max_seq_length)
-    samples_per_second, samples_per_cpu_second = time_training(
-        lambda scheme, round_index: make_trainer(
+    lengths = token_lengths(features[False])
+    grouped_lengths: list[np.ndarray] = []
+
+    def new_trainer(scheme: str, round_index: int) -> NsmcTrainer:
+        trainer = make_trainer(
             lambda: BertForSequenceClassification(config),
             tokenizer,
             features,
             scheme,
-            args.steps,
+            args.pad_steps if scheme == "pad_to_128" else args.steps,
             args.max_seq_length,
             seed=args.seed + round_index,
             per_device_train_batch_size=args.batch_size,
             use_cpu=args.device == "cpu",
             fp16=args.precision == "fp16",
             bf16=args.precision == "bf16",
-        ),
-        schemes,
-        args.rounds,
-    )
+        )
+        if scheme == "length_grouped":
+            grouped_lengths.append(padded_batch_lengths(trainer, lengths, args.batch_size))
+        return trainer
+
+    samples_per_second, samples_per_cpu_second = time_training(new_trainer, schemes, args.rounds)
     medians = {name: statistics.median(values) for name, values in samples_per_second.items()}
     cpu_medians = {name: statistics.median(values) for name, values in samples_per_cpu_second.items()}
     return {
@@ -121,6 +155,9 @@ def measure(args: argparse.Namespace) -> dict:
         "precision": args.precision,
         "batch_size": args.batch_size,
         "steps_per_round": args.steps,
+        "pad_steps_per_round": args.pad_steps,
+        "timed_padded_length": round(float(np.mean([batches[1 : args.steps].mean() for batches in grouped_lengths])), 1),
+        "epoch_padded_length": round(float(grouped_lengths[0].mean()), 1),
         "rounds": args.rounds,
         "samples_per_second": {name: round(value, 2) for name, value in medians.items()},
         "samples_per_second_all_rounds": {
@@ -132,6 +169,9 @@ def measure(args: argparse.Namespace) -> dict:
             for name, values in samples_per_second.items()
         },
         "samples_per_cpu_second": {name: round(value, 2) for name, value in cpu_medians.items()},
+        "cpu_speedup_vs_pad_to_128": {
+            name: round(value / cpu_medians["pad_to_128"], 2) for name, value in cpu_medians.items()
+        },
         "torch_threads": args.torch_threads,
         **machine(),
     }
