@@ -13,14 +13,17 @@ For every learning rate, seed and order, `nsmc-train` runs one epoch in this pro
 defaults otherwise, on the first `--max_train_samples` training reviews, and is evaluated on the
 first `--max_eval_samples` test reviews. It neither evaluates nor saves a checkpoint at the end of
 the epoch (the final evaluation sees the same model, as there is only one epoch), so that
-Trainer's train samples/s counts training alone. `--shuffle_first_batch` (an experiment: does it
-matter that the default order keeps its longest batch first?) lets `shuffle_batches` move the first
-batch too; its runs are named `length_grouped_first_batch_shuffled`. `--mega_batch_mult N` (another
-experiment) groups lengths within mega-batches of N batches instead of Trainer's 50; its runs are
-named `length_grouped_megaN`. On a busy machine wall time varies with the
-load; `samples_per_cpu_second` divides the training reviews by this process's CPU seconds for the
-whole run (reading and tokenizing from the cache, training, evaluating), which varies far less.
-One JSON line per run, printed as it finishes.
+Trainer's train samples/s counts training alone. On a busy machine wall time varies with the load;
+`samples_per_cpu_second` divides the training reviews by this process's CPU seconds for the whole
+run (reading and tokenizing from the cache, training, evaluating), which varies far less. One JSON
+line per run, printed as it finishes; `bench/accuracy_table.py` makes the table of means.
+
+Two experiments on the default order:
+
+- `--shuffle_first_batch`: does it matter that the default order keeps its longest batch first?
+  `shuffle_batches` moves the first batch too; runs named `length_grouped_first_batch_shuffled`.
+- `--mega_batch_mult N`: lengths grouped within mega-batches of N batches instead of Trainer's 50,
+  so each batch mixes more lengths; runs named `length_grouped_megaN`.
 """
 
 import argparse

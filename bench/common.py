@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: the ../shared material, peak memory, and one JSON line out."""
+"""What the benchmark scripts share: the ../shared material, peak memory, one JSON line out, and
+the project's own training (`nsmc-train`, or its Trainer for one scheme of batches) to time."""
 
 import contextlib
 import json
