@@ -9,11 +9,18 @@ samples/s, and the test metrics.
 """
 
 import argparse
-import json
-import time
 from pathlib import Path
 
-from common import NSMC, OUTPUT_ROOT, TINY_MODEL, add_threads_flag, machine, run_and_emit, set_threads
+from common import (
+    NSMC,
+    OUTPUT_ROOT,
+    TINY_MODEL,
+    add_threads_flag,
+    machine,
+    run_and_emit,
+    run_nsmc_train,
+    set_threads,
+)
 
 
 def parse_args() -> tuple[argparse.Namespace, list[str]]:
@@ -27,24 +34,10 @@ def parse_args() -> tuple[argparse.Namespace, list[str]]:
 
 
 def measure(args: argparse.Namespace, extra_flags: list[str]) -> dict:
-    from nsmc_trainer.cli import main as nsmc_train
-
     set_threads(args.torch_threads)
-    argv = [
-        "--model_name_or_path", str(args.model_name_or_path),
-        "--data_dir", str(args.data_dir),
-        "--output_dir", str(args.output_dir),
-        "--features_cache_dir", str(args.features_cache_dir),
-        "--num_train_epochs", "1",
-        "--overwrite_output_dir", "true",
-        "--report_to", "none",
-        "--disable_tqdm", "true",
-        *extra_flags,
-    ]  # fmt: skip
-    start = time.perf_counter()
-    nsmc_train(argv)
-    wall_s = time.perf_counter() - start
-    results = json.loads((args.output_dir / "all_results.json").read_text())
+    wall_s, results = run_nsmc_train(
+        args.model_name_or_path, args.data_dir, args.output_dir, args.features_cache_dir, extra_flags
+    )
     return {
         "benchmark": "epoch",
         "flags": extra_flags,

@@ -10,7 +10,8 @@ slows them alike; each figure is the median over rounds:
 - length_grouped:  the default (`group_by_length`)
 
 Samples/s are given per wall second and per CPU second of this process: on a busy machine the
-latter measures the work itself (use `--torch_threads 1`, so that threads do not spin).
+latter measures the work itself (use `--torch_threads 1`, so that threads do not spin). They count
+the steps after the first (see `common.step_clock`); every round trains on the same batches.
 
 Token efficiency (real tokens / computed tokens) comes from a full epoch of the batches each
 scheme's sampler really yields, as does the XLA scheme's: length-grouped batches, the last partial
@@ -24,13 +25,19 @@ import statistics
 import time
 from pathlib import Path
 
-from common import NSMC, OUTPUT_ROOT, TINY_MODEL, add_threads_flag, machine, run_and_emit, set_threads
-
-SCHEMES = {
-    "pad_to_128": {"pad_to_max_length": True, "train_sampling_strategy": "random"},
-    "dynamic_random": {"pad_to_max_length": False, "train_sampling_strategy": "random"},
-    "length_grouped": {"pad_to_max_length": False, "train_sampling_strategy": "group_by_length"},
-}
+from common import (
+    NSMC,
+    OUTPUT_ROOT,
+    TINY_MODEL,
+    add_threads_flag,
+    load_train_features,
+    machine,
+    make_trainer,
+    run_and_emit,
+    set_threads,
+    time_training,
+)
+from common import TRAIN_SCHEMES as SCHEMES
 
 
 def parse_args() -> argparse.Namespace:
@@ -48,76 +55,40 @@ def parse_args() -> argparse.Namespace:
 
 
 def measure(args: argparse.Namespace) -> dict:
-    import datasets
     import numpy as np
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, Trainer, set_seed
+    from transformers import AutoModelForSequenceClassification, Trainer
 
-    from nsmc_trainer.batching import (
-        WholeBatchesSampler,
-        choose_buckets,
-        make_collator,
-        padded_lengths,
-        token_efficiency,
-        token_lengths,
-    )
-    from nsmc_trainer.config import DataArguments, NsmcTrainingArguments
-    from nsmc_trainer.data import load_corpus
-    from nsmc_trainer.features import tokenize_corpus
+    from nsmc_trainer.batching import WholeBatchesSampler, choose_buckets, padded_lengths, token_efficiency, token_lengths
     from nsmc_trainer.trainer import NsmcTrainer
 
     set_threads(args.torch_threads)
-    datasets.disable_progress_bars()
-    tokenizer = AutoTokenizer.from_pretrained(args.model_name_or_path)
-    corpus = load_corpus(DataArguments(data_dir=str(args.data_dir), features_cache_dir=str(args.features_cache_dir)))
-    features = {
-        padded: tokenize_corpus(
-            corpus, tokenizer, args.max_seq_length, cache_dir=args.features_cache_dir, pad_to_max_length=padded
-        )["train"]
-        for padded in (False, True)
-    }
+    tokenizer, features = load_train_features(
+        args.data_dir, args.model_name_or_path, args.features_cache_dir, args.max_seq_length
+    )
     lengths = token_lengths(features[False])
 
-    def make_trainer(scheme: dict, max_steps: int) -> NsmcTrainer:
-        data_args = DataArguments(pad_to_max_length=scheme["pad_to_max_length"], max_seq_length=args.max_seq_length)
-        training_args = NsmcTrainingArguments(
-            output_dir=str(OUTPUT_ROOT / "throughput"),
-            train_sampling_strategy=scheme["train_sampling_strategy"],
+    def new_trainer(scheme: str, max_steps: int) -> NsmcTrainer:
+        return make_trainer(
+            lambda: AutoModelForSequenceClassification.from_pretrained(args.model_name_or_path, num_labels=2),
+            tokenizer,
+            features,
+            scheme,
+            max_steps,
+            args.max_seq_length,
             per_device_train_batch_size=args.batch_size,
-            max_steps=max_steps,
-            eval_strategy="no",
-            save_strategy="no",
-            logging_strategy="no",
-            load_best_model_at_end=False,
-            report_to="none",
-            disable_tqdm=True,
             use_cpu=True,
         )
-        set_seed(training_args.seed)
-        train_dataset = features[scheme["pad_to_max_length"]]
-        return NsmcTrainer(
-            model=AutoModelForSequenceClassification.from_pretrained(args.model_name_or_path, num_labels=2),
-            args=training_args,
-            train_dataset=train_dataset,
-            processing_class=tokenizer,
-            data_collator=make_collator(tokenizer, data_args, training_args, train_dataset),
-        )
 
-    samples_per_second: dict[str, list[float]] = {name: [] for name in SCHEMES}
-    samples_per_cpu_second: dict[str, list[float]] = {name: [] for name in SCHEMES}
-    for _ in range(args.rounds):
-        for name, scheme in SCHEMES.items():
-            trainer = make_trainer(scheme, args.steps)
-            start, cpu_start = time.perf_counter(), time.process_time()
-            trainer.train()
-            samples_per_second[name].append(args.steps * args.batch_size / (time.perf_counter() - start))
-            samples_per_cpu_second[name].append(args.steps * args.batch_size / (time.process_time() - cpu_start))
+    samples_per_second, samples_per_cpu_second = time_training(
+        lambda scheme, _round: new_trainer(scheme, args.steps), list(SCHEMES), args.rounds
+    )
 
-    def epoch_order(scheme: dict) -> np.ndarray:
+    def epoch_order(scheme: str) -> np.ndarray:
         """The example order of one epoch, from the sampler Trainer would use."""
-        trainer = make_trainer(scheme, 1)
+        trainer = new_trainer(scheme, 1)
         return np.fromiter(trainer._get_train_sampler(), dtype=np.int64)
 
-    orders = {name: epoch_order(scheme) for name, scheme in SCHEMES.items()}
+    orders = {name: epoch_order(name) for name in SCHEMES}
     buckets = choose_buckets(lengths, args.max_seq_length)
     xla_order = np.fromiter(WholeBatchesSampler(orders["length_grouped"], args.batch_size), dtype=np.int64)
     xla_batch_longest = np.maximum.reduceat(lengths[xla_order], np.arange(0, len(xla_order), args.batch_size))
@@ -129,7 +100,7 @@ def measure(args: argparse.Namespace) -> dict:
         "xla_buckets_32_64_128": token_efficiency(lengths, xla_order, args.batch_size, (32, 64, args.max_seq_length)),
     }
 
-    trainer = make_trainer(SCHEMES["length_grouped"], 1)
+    trainer = new_trainer("length_grouped", 1)
     columns_removed = trainer._remove_unused_columns(features[False])
     build_s = {}
     start = time.perf_counter()
