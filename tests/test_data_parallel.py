@@ -64,3 +64,4 @@ def test_consecutive_batches_are_not_sorted_by_length():
 
 def test_the_longest_review_is_in_the_first_batch():
     assert max(LENGTHS[index] for index in global_batches(2, 8, epoch=3)[0]) == max(LENGTHS)
+

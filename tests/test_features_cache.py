@@ -90,3 +90,11 @@ def test_several_workers_tokenize_the_same_features(corpus, tokenizer, tmp_path,
     reused = tokenize(corpus, tokenizer, tmp_path / "two", caplog, num_proc=2)
     assert "Reusing cached features for 'train'" in caplog.text
     assert reused["train"][:] == single["train"][:]
+
+
+def test_a_relative_cache_directory_is_written_and_reused(corpus, tokenizer, tmp_path, caplog, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = tokenize(corpus, tokenizer, Path("features"), caplog)
+    again = tokenize(corpus, tokenizer, Path("features"), caplog)
+    assert "Reusing cached features for 'train'" in caplog.text
+    assert again["train"][:] == first["train"][:]

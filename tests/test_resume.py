@@ -23,6 +23,7 @@ import pytest
 from transformers.trainer_utils import get_last_checkpoint
 
 from conftest import NSMC_MINI, REPO, TINY_MODEL, require
+from nsmc_trainer.interrupts import launched_by_accelerate
 
 STEPS_PER_EPOCH = 256 // 32
 # The tiny model's weights are 16 MB: with files limited to 1 MB, no checkpoint can be written.
@@ -266,3 +267,11 @@ def test_the_checkpoint_saved_on_sigterm_resumes_to_the_same_metrics(terminated,
     assert terminated.resume_status == 0, terminated.resume_log[-3000:]
     assert final_metrics(terminated.output_dir) == final_metrics(uninterrupted)
     assert history(terminated.output_dir) == history(uninterrupted)
+
+
+def test_only_a_process_started_by_accelerate_stops_when_its_parent_dies(monkeypatch):
+    """A plain `nohup nsmc-train &` must outlive the shell that started it."""
+    monkeypatch.delenv("ACCELERATE_MIXED_PRECISION", raising=False)
+    assert not launched_by_accelerate()
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "no")
+    assert launched_by_accelerate()

@@ -37,7 +37,9 @@ def file_sha256(path: Path) -> str:
 
 def write_manifest(manifest: Path, files: list[Path]) -> None:
     """Record the digest of every file, named relative to the manifest's directory."""
-    entries = [{"file": path.relative_to(manifest.parent).as_posix(), "sha256": file_sha256(path)} for path in files]
+    # Resolved: datasets names its cache files by absolute path, --features_cache_dir may be relative.
+    directory = manifest.parent.resolve()
+    entries = [{"file": path.resolve().relative_to(directory).as_posix(), "sha256": file_sha256(path)} for path in files]
     partial = manifest.with_name(f"{manifest.name}.part-{os.getpid()}")
     partial.write_text(json.dumps({"files": entries}, indent=1), encoding="utf-8")
     os.replace(partial, manifest)

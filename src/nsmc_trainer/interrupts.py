@@ -102,14 +102,24 @@ def checkpoint_on_signals(
         callback.previous_handlers = {number: signal.signal(number, callback.handle) for number in signals}
     except ValueError:
         logger.info("Not in the main thread: a signal will stop training without saving a checkpoint")
-    set_parent_death_signal(signal.SIGTERM)
+    launched = launched_by_accelerate()
+    if launched:
+        set_parent_death_signal(signal.SIGTERM)
     try:
         yield
     finally:
-        set_parent_death_signal(0)
+        if launched:
+            set_parent_death_signal(0)
         for number, handler in callback.previous_handlers.items():
             signal.signal(number, handler)
         trainer.remove_callback(callback)
+
+
+def launched_by_accelerate() -> bool:
+    """Whether an `accelerate launch` process started this one (every launcher of accelerate sets
+    this variable): only then is the parent's death a reason to stop; a plain `nohup nsmc-train &`
+    must outlive the shell that started it."""
+    return "ACCELERATE_MIXED_PRECISION" in os.environ
 
 
 def set_parent_death_signal(signal_number: int) -> None:
