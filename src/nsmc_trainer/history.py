@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-TRAINER_STATE_FILE = "trainer_state.json"
+# Where Trainer saves its state, log history included, in an output or checkpoint directory.
+TRAINER_STATE_NAME = "trainer_state.json"
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class EpochResult:
 
 def read_log_history(output_dir: str | Path) -> list[dict[str, Any]]:
     """The log history Trainer saved in `output_dir`; [] when there is none."""
-    path = Path(output_dir) / TRAINER_STATE_FILE
+    path = Path(output_dir) / TRAINER_STATE_NAME
     if not path.is_file():
         return []
     return json.loads(path.read_text(encoding="utf-8")).get("log_history", [])

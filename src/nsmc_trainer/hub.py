@@ -12,6 +12,10 @@ from typing import Any
 from huggingface_hub import HfApi, get_session, get_token
 from huggingface_hub.errors import HfHubHTTPError
 
+from .curves import CURVES_FILE
+from .evaluation import CONFUSION_MATRIX_FILE
+from .history import TRAINER_STATE_NAME
+
 
 def http_transport_error() -> type[Exception]:
     """The TransportError of the HTTP library huggingface_hub really uses (httpx in 1.x, httpx2 in
@@ -38,9 +42,9 @@ UPLOAD_PATTERNS = (
     "chat_template.jinja",
     "README.md",
     "*results.json",
-    "trainer_state.json",
-    "training_curves.png",
-    "confusion_matrix.json",
+    TRAINER_STATE_NAME,
+    CURVES_FILE,
+    CONFUSION_MATRIX_FILE,
 )
 
 

@@ -3,6 +3,7 @@ evaluated, and a body in Korean and English with results per epoch, learning cur
 matrix, hyperparameters, usage, limitations, framework versions and citations."""
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from .evaluation import CONFUSION_MATRIX_FILE
 from .history import best_index, epoch_results, read_log_history
 from .model import is_hub_id
 from .schedule import describe_schedule
+
+logger = logging.getLogger(__name__)
 
 DATASET_ID = "nsmc"
 DATASET_NAME = "NSMC (Naver Sentiment Movie Corpus)"
@@ -88,7 +91,21 @@ def load_eval_results(output_dir: str | Path) -> dict[str, Any]:
     return {}
 
 
-def _metric(eval_results: Mapping[str, Any], name: str) -> float | None:
+def card_metric(readme: Path, name: str) -> float | None:
+    """A metric of a model card's model-index, as the Hub shows it; None when the card has none or
+    cannot be read (a card written elsewhere may not follow the Hub's format)."""
+    try:
+        card = ModelCard.load(readme)
+    except (OSError, ValueError) as error:
+        logger.warning("could not read the model card %s: %s", readme, error)
+        return None
+    return next(
+        (float(result.metric_value) for result in card.data.eval_results or [] if result.metric_type == name), None
+    )
+
+
+def metric_value(eval_results: Mapping[str, Any], name: str) -> float | None:
+    """A metric from Trainer's results files, saved with its `eval_` prefix or without."""
     value = eval_results.get(f"eval_{name}", eval_results.get(name))
     return float(value) if value is not None else None
 
@@ -154,7 +171,7 @@ def _card_data(
     eval_results: Mapping[str, Any],
     evaluated: EvaluatedData,
 ) -> ModelCardData:
-    metrics = [(name, _metric(eval_results, name)) for name in METRIC_NAMES]
+    metrics = [(name, metric_value(eval_results, name)) for name in METRIC_NAMES]
     results = [
         EvalResult(
             task_type="text-classification",
@@ -187,9 +204,9 @@ def _results_section(eval_results: Mapping[str, Any], evaluated: EvaluatedData) 
     rows = [
         f"| {label} | {value:.4f} |"
         for label, value in (
-            ("Accuracy", _metric(eval_results, "accuracy")),
-            ("F1", _metric(eval_results, "f1")),
-            ("Loss", _metric(eval_results, "loss")),
+            ("Accuracy", metric_value(eval_results, "accuracy")),
+            ("F1", metric_value(eval_results, "f1")),
+            ("Loss", metric_value(eval_results, "loss")),
         )
         if value is not None
     ]

@@ -21,7 +21,7 @@ from typing import Any
 
 from .config import MAX_SEQ_LENGTH
 from .model import is_hub_id, load_classifier
-from .model_card import RESULTS_FILES, load_eval_results
+from .model_card import RESULTS_FILES, card_metric, load_eval_results, metric_value
 from .predict import classify
 
 logger = logging.getLogger(__name__)
@@ -158,21 +158,6 @@ class ModelInfo:
     eval_samples: int | None = None
 
 
-def _card_accuracy(readme: Path) -> float | None:
-    """The accuracy in a model card's model-index, as the Hub shows it."""
-    from huggingface_hub import ModelCard
-
-    try:
-        card = ModelCard.load(readme)
-    except (OSError, ValueError) as err:
-        logger.warning("could not read the model card %s: %s", readme, err)
-        return None
-    for result in card.data.eval_results or []:
-        if result.metric_type == "accuracy":
-            return float(result.metric_value)
-    return None
-
-
 def _results_folder(model: str, token: str | None) -> Path | None:
     """A local folder with the model's results files and card: the model's own, or the Hub's copy."""
     if not is_hub_id(model):
@@ -192,11 +177,11 @@ def model_info(model: str, token: str | None = None) -> ModelInfo:
     if folder is None:
         return ModelInfo(model)
     results = load_eval_results(folder)
-    accuracy = results.get("eval_accuracy", results.get("accuracy"))
+    accuracy = metric_value(results, "accuracy")
     if accuracy is None and (folder / "README.md").is_file():
-        accuracy = _card_accuracy(folder / "README.md")
+        accuracy = card_metric(folder / "README.md", "accuracy")
     samples = results.get("eval_samples")
-    return ModelInfo(model, float(accuracy) if accuracy is not None else None, int(samples) if samples else None)
+    return ModelInfo(model, accuracy, int(samples) if samples else None)
 
 
 # --- the HTTP API ---
