@@ -2,6 +2,7 @@
 and failures explained (`PushError`) without touching the output directory."""
 
 import fnmatch
+import functools
 import importlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,14 +18,12 @@ from .evaluation import CONFUSION_MATRIX_FILE
 from .history import TRAINER_STATE_NAME
 
 
+@functools.cache
 def http_transport_error() -> type[Exception]:
     """The TransportError of the HTTP library huggingface_hub really uses (httpx in 1.x, httpx2 in
-    2.x): network failures surface as it."""
+    2.x): network failures surface as it. Looked up when a push needs it, not at every command's start."""
     library = importlib.import_module(type(get_session()).__module__.split(".")[0])
     return library.TransportError
-
-
-TransportError = http_transport_error()
 
 # Only what is needed to use and judge the model. training_args.bin is left out on purpose: it is
 # a pickle of TrainingArguments, which holds --hub_token in clear text; checkpoint-*/ and runs/ are
@@ -89,9 +88,10 @@ def _retry_hint(output_dir: Path, hub_model_id: str) -> str:
 def _explain(err: BaseException, endpoint: str, repo_id: str) -> str:
     """A message that names the cause; huggingface_hub wraps transport errors of LFS uploads."""
     cause: BaseException | None = err
-    while cause is not None and not isinstance(cause, (TransportError, HfHubHTTPError)):
+    transport_error = http_transport_error()
+    while cause is not None and not isinstance(cause, (transport_error, HfHubHTTPError)):
         cause = cause.__cause__ or cause.__context__
-    if isinstance(cause, TransportError):
+    if isinstance(cause, transport_error):
         return f"Could not reach the Hugging Face Hub at {endpoint} ({type(cause).__name__}: {cause})."
     if isinstance(cause, HfHubHTTPError):
         status = cause.response.status_code
@@ -117,7 +117,7 @@ def _failures_explained(endpoint: str, output_dir: Path, hub_model_id: str) -> I
         yield
     except PushError:
         raise
-    except (TransportError, HfHubHTTPError, ValueError, RuntimeError) as err:
+    except (http_transport_error(), HfHubHTTPError, ValueError, RuntimeError) as err:
         message = _explain(err, endpoint, hub_model_id) + "\n" + _retry_hint(output_dir, hub_model_id)
         raise PushError(message) from err
 
@@ -200,7 +200,7 @@ def check_push_access(request: PushRequest) -> None:
     api = HfApi(token=request.token)
     try:
         api.whoami()
-    except (TransportError, HfHubHTTPError) as err:
+    except (http_transport_error(), HfHubHTTPError) as err:
         raise PushError(
             _explain(err, api.endpoint, request.hub_model_id)
             + "\nFix this, or train without --push_to_hub and push afterwards with nsmc-push."
